@@ -1,0 +1,52 @@
+"""Shared test set-up. Service-backed tests skip when a service is unreachable, and FAIL instead
+when LINLI_REQUIRE_SERVICES=1 (as in CI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("LINLI_REQUIRE_SERVICES") == "1"
+_skipped: list[str] = []
+
+
+def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip (or fail under LINLI_REQUIRE_SERVICES=1) when ``name`` is not reachable."""
+    if reachable(host, port):
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{name} at {host}:{port} is required (LINLI_REQUIRE_SERVICES=1) but not reachable")
+    _skipped.append(name)
+    pytest.skip(f"{name} not reachable at {host}:{port}")
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports", "exports"]}}
+
+
+@pytest.fixture
+def tree(db):
+    from tests.factories import Tree
+
+    return Tree()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped:
+        terminalreporter.write_line(f"services unavailable (skipped): {', '.join(sorted(set(_skipped)))}")

@@ -50,3 +50,44 @@ def tree(db):
 def pytest_terminal_summary(terminalreporter):
     if _skipped:
         terminalreporter.write_line(f"services unavailable (skipped): {', '.join(sorted(set(_skipped)))}")
+
+
+class ApiClient:
+    """Django test client speaking JSON to /api/v1/ with a Bearer token."""
+
+    def __init__(self, acc) -> None:
+        from django.test import Client
+
+        from tests.factories import token_for
+
+        self.account = acc
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {token_for(acc)}"}
+
+    def _call(self, method: str, path: str, data=None, **kw):
+        url = path if path.startswith("/") else f"/api/v1/{path}"
+        fn = getattr(self.client, method)
+        if method in ("get", "delete"):
+            return fn(url, data or {}, headers=self.headers, **kw)
+        return fn(url, data=data if data is not None else {}, content_type="application/json", headers=self.headers, **kw)
+
+    def get(self, path, data=None, **kw):
+        return self._call("get", path, data, **kw)
+
+    def post(self, path, data=None, **kw):
+        return self._call("post", path, data, **kw)
+
+    def patch(self, path, data=None, **kw):
+        return self._call("patch", path, data, **kw)
+
+    def put(self, path, data=None, **kw):
+        return self._call("put", path, data, **kw)
+
+    def delete(self, path, data=None, **kw):
+        return self._call("delete", path, data, **kw)
+
+
+@pytest.fixture
+def api_as():
+    """api_as(account) -> ApiClient authenticated as that account."""
+    return ApiClient

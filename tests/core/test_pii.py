@@ -6,7 +6,13 @@ from hypothesis import strategies as st
 
 from linli.core import pii
 from linli.core.errors import Invalid
-from linli.core.validators import IdType, normalise_id_number, normalise_phone, parse_resident_id, ric_check_digit
+from linli.core.validators import (
+    IdType,
+    normalise_id_number,
+    normalise_phone,
+    parse_resident_id,
+    ric_check_digit,
+)
 
 
 def test_H1_encrypt_roundtrip_and_key_id():

@@ -54,9 +54,9 @@ def region(level: str, parent: Region | None = None, *, code: str | None = None,
         kwargs["centroid_lng"] = sum(c[0] for c in coords[:-1]) / (len(coords) - 1)
         kwargs["centroid_lat"] = sum(c[1] for c in coords[:-1]) / (len(coords) - 1)
     if parent is None:
-        return Region.add_root(**kwargs)
+        return Region.objects.add_root(kwargs)
     parent.refresh_from_db()
-    return parent.add_child(**kwargs)
+    return Region.objects.add_child(parent, kwargs)
 
 
 class Tree:

@@ -27,6 +27,8 @@ ROUTERS = [
     ("/people", "linli.people.api", "人 people"),
     ("/orgs", "linli.orgs.api", "组织 orgs"),
     ("/audit", "linli.audit.api", "审计 audit"),
+    ("/cases", "linli.cases.api", "事 cases"),
+    ("/iot", "linli.iot.api", "物 iot"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

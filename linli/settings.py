@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "linli.orgs",
     "linli.people",
     "linli.audit",
+    "linli.cases",
+    "linli.iot",
     "linli.console",
     "linli.portal",
 ]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IotConfig(AppConfig):
+    name = "linli.iot"
+    label = "iot"
+    verbose_name = "物 · 设备与告警"

@@ -37,6 +37,9 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["object_type", "object_id", "seq"])]
         constraints = [models.CheckConstraint(condition=Q(kind__in=["write", "read", "auth"]), name="audit_kind_valid")]
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.pop("_append", False):
             raise AuditError("audit entries are append-only")
@@ -55,3 +58,6 @@ class AuditHead(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"head #{self.seq}"

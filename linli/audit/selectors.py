@@ -57,3 +57,35 @@ def entries_for_actor(actor, perm: str) -> QuerySet[AuditEntry]:
     for p in paths:
         q |= Q(region_path__startswith=p)
     return AuditEntry.objects.filter(q)
+
+
+def audit_entries(
+    *,
+    actor,
+    actor_id: int | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    kind: str | None = None,
+    since=None,
+    until=None,
+) -> QuerySet[AuditEntry]:
+    """Entries visible with AUDIT_VIEW, filtered. ``action`` ending in '.' is a prefix match."""
+    from linli.orgs.perms import Perm
+
+    qs = entries_for_actor(actor, Perm.AUDIT_VIEW)
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    if action:
+        qs = qs.filter(action__startswith=action) if action.endswith(".") else qs.filter(action=action)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
+    return qs

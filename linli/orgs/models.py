@@ -184,4 +184,8 @@ class LoginAttempt(models.Model):
 
     class Meta:
         verbose_name = "登录尝试"
-        indexes = [models.Index(fields=["username", "at"])]
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["username", "at"]), models.Index(fields=["ip", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.ip} {'ok' if self.succeeded else 'failed'}"

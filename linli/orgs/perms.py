@@ -61,3 +61,45 @@ def register_perms(labels: dict[str, str]) -> None:
 
 def is_known(name: str) -> bool:
     return name in ALL_PERMS or name in PERM_LABELS
+
+
+# ---- checks (O2) ---------------------------------------------------------------------------------
+# Writes check scope explicitly: no grant of ``perm`` anywhere ⇒ 403; a target region outside the
+# subtrees where the actor holds ``perm`` ⇒ 404 (the actor must not learn that it exists).
+
+
+def covers(actor, perm: str, path: str) -> bool:
+    """True when ``actor`` holds ``perm`` over the region with materialised path ``path``."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", False):
+        return False
+    paths = actor.scope_paths(perm)
+    return paths is None or any(path.startswith(p) for p in paths)
+
+
+def check_perm_anywhere(actor, perm: str) -> None:
+    from linli.core.errors import Forbidden
+    from linli.core.i18n import Msg
+
+    if not covers_any(actor, perm):
+        raise Forbidden(
+            "permission.denied",
+            Msg("没有执行此操作的权限（{perm}）", "You do not have permission for this action ({perm})"),
+            perm=str(perm),
+            detail={"permission": str(perm)},
+        )
+
+
+def covers_any(actor, perm: str) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", False):
+        return False
+    paths = actor.scope_paths(perm)
+    return paths is None or bool(paths)
+
+
+def check_perm_at(actor, perm: str, path: str, *, code: str = "not_found") -> None:
+    """403 without ``perm`` anywhere; 404 when ``path`` is outside the actor's ``perm`` scope."""
+    from linli.core.errors import NotFound
+
+    check_perm_anywhere(actor, perm)
+    if not covers(actor, perm, path):
+        raise NotFound(code)

@@ -20,6 +20,8 @@ from linli.core.i18n import Msg
 from linli.core.jobs import Column, ImportSpec, JobKind, RowError
 from linli.core.validators import IdType
 from linli.orgs.perms import Perm
+from linli.places import selectors as place_selectors
+from linli.places import services as place_services
 from linli.places.models import House, Level, PropertyType, Region, Structure
 
 from . import services
@@ -235,3 +237,75 @@ PERSON_IMPORT = ImportSpec(
 
 jobs.register(JobKind(code="import.persons", label="人员导入", perm=Perm.DATA_IMPORT, queue="imports",
                       run=lambda job: jobs.run_import(job, PERSON_IMPORT), import_spec=PERSON_IMPORT))
+
+
+# ---- houses (P2) ---------------------------------------------------------------------------
+
+HOUSE_COLUMNS = (
+    Column("estate_code", "小区编码", ("estate_code",), required=True, help="小区须已登记"),
+    Column("building", "楼号", ("building", "building_number", "楼栋号"), required=True),
+    Column("unit", "单元", ("unit", "unit_number", "单元号"), help="不分单元的楼栋可不填"),
+    Column("room", "室号", ("room", "house_number", "number", "门牌号", "房号"), required=True),
+    Column("floor", "楼层", ("floor",), required=True, help="地下层为负数"),
+    Column("grid_code", "所属网格编码", ("grid_code", "region_code", "网格编码"), help="新楼栋必填；楼栋已存在时可不填"),
+    Column("floors_above", "地上层数", ("floors_above",), help="新楼栋用，默认不少于所填楼层"),
+    Column("address", "房屋地址", ("address", "地址"), help="不填时按小区、楼号、单元、室号生成"),
+    Column("property_type", "房屋性质", ("property_type",), help="商品房、保障性住房、安置房、公租房、自建房、商业用房、其他"),
+    Column("structure", "房屋结构", ("structure",), help="框架结构、剪力墙结构、砖混结构、钢结构、砖木结构、其他"),
+    Column("layout", "户型", ("layout",), help="如 3室2厅1卫"),
+    Column("floor_area_m2", "建筑面积", ("floor_area_m2", "建筑面积(㎡)", "floor_area")),
+    Column("exclusive_area_m2", "专有部分面积", ("exclusive_area_m2", "专有部分面积(㎡)", "exclusive_area")),
+)
+
+
+def import_house_row(actor: Any, values: dict[str, str]) -> None:
+    p = RowParser(values)
+    estate_code = p.required("estate_code", "小区编码")
+    number = p.required("building", "楼号")
+    room = p.required("room", "室号")
+    p.required("floor", "楼层")
+    floor = p.integer("floor")
+    floors_above = p.integer("floors_above")
+    property_type = p.choice("property_type", PROPERTY_TYPES, PropertyType.COMMODITY)
+    structure = p.choice("structure", STRUCTURES)
+    floor_area = p.decimal("floor_area_m2")
+    exclusive_area = p.decimal("exclusive_area_m2")
+    p.done()
+    estate = place_selectors.estate_list(actor=actor).filter(code=estate_code).first()
+    if estate is None:
+        raise RowError.one("estate_code", "estate.not_found", Msg(f"小区编码不存在或不在您的管辖范围内：{estate_code}",
+                                                                  f"Unknown estate code or outside your scope: {estate_code}"))
+    building = place_selectors.building_list(actor=actor, estate_id=estate.pk).filter(number=number).first()
+    if building is None:
+        grid_code = p.get("grid_code")
+        if not grid_code:
+            raise RowError.one("grid_code", "row.required", Msg("新楼栋须填写所属网格编码", "A new building needs a grid code"))
+        grid = grid_for_import(actor, grid_code)
+        building = place_services.building_create(actor=actor, estate=estate, region=grid, number=number,
+                                                  floors_above=max(floors_above or 6, floor or 1))
+    check_import_scope(actor, building.region, key="building")
+    unit = None
+    if p.get("unit"):
+        unit = place_selectors.unit_list(actor=actor, building_id=building.pk).filter(number=p.get("unit")).first()
+        unit = unit or place_services.unit_create(actor=actor, building=building, number=p.get("unit"))
+    place_services.house_create(
+        actor=actor, building=building, unit=unit, number=room, floor=floor, address=p.get("address"),
+        property_type=property_type or PropertyType.COMMODITY, structure=structure, layout=p.get("layout")[:30],
+        floor_area_m2=floor_area, exclusive_area_m2=exclusive_area,
+    )
+
+
+HOUSE_IMPORT = ImportSpec(
+    columns=HOUSE_COLUMNS,
+    handle=import_house_row,
+    error_columns={
+        "house.number_taken": "room", "house.floor": "floor", "house.exclusive_area": "exclusive_area_m2", "house.unit": "unit",
+        "unit.": "unit", "building.grid": "grid_code", "building.floors": "floors_above", "building.number": "building",
+        "permission.denied": "building", "not_found": "building",
+        "number": "room", "floor": "floor", "address": "address", "property_type": "property_type", "structure": "structure",
+        "layout": "layout", "floor_area_m2": "floor_area_m2", "exclusive_area_m2": "exclusive_area_m2",
+    },
+)
+
+jobs.register(JobKind(code="import.houses", label="房屋导入", perm=Perm.DATA_IMPORT, queue="imports",
+                      run=lambda job: jobs.run_import(job, HOUSE_IMPORT), import_spec=HOUSE_IMPORT))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from linli.core import jobs
@@ -36,3 +37,9 @@ def start(capture, actor, kind: str, content: bytes | None = None, name: str = "
         job = jobs.job_create(actor=actor, kind=kind, params=params or {}, upload=upload)
     job.refresh_from_db()
     return job
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Job files go to a per-test folder, never to the developer's var/media."""
+    settings.MEDIA_ROOT = tmp_path / "media"

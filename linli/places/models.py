@@ -80,6 +80,9 @@ class BoundaryVersion(models.Model):
         verbose_name = "边界版本"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="boundary_version_singleton")]
 
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
 
 class PropertyType(models.TextChoices):
     COMMODITY = "commodity", "商品房"

@@ -1,0 +1,475 @@
+"""The one ingest pipeline (D2) used by HTTP and MQTT: parse → resolve devices → write in a batch →
+latest values → rules → alarms, all in ONE transaction. The MQTT worker acknowledges a batch only
+after ``ingest_batch`` returned (committed), so nothing is lost; a redelivered message inserts no row
+(primary key (device, key, ts), ON CONFLICT DO NOTHING) and rules run only on rows that were really
+inserted, so a redelivery raises no second alarm either.
+
+Payloads (ThingsBoard-compatible JSON):
+  {"temp": 21.5, "hum": 40}                              — server time
+  {"ts": 1732000000000, "values": {"temp": 21.5}}        — device time, ms since the epoch
+  [ ...any of the above... ]                             — a batch
+  gateway: {"SERIAL-1": [{"ts": ..., "values": {...}}], "SERIAL-2": {"temp": 1}}
+Readings without a timestamp get the receipt time: only device timestamps make a redelivery after a
+crash an exact duplicate, so devices that need exactly-once history must send ``ts``.
+
+A malformed message is rejected as a whole with a machine code (``payload.*`` / ``device.*``), counted,
+and never raises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import rules as rules_mod
+from .models import (
+    Device,
+    DeviceStatus,
+    IngestCounter,
+    LatestValue,
+    Rule,
+    RuleSetVersion,
+    RuleState,
+    hash_secret,
+)
+
+log = logging.getLogger("linli.iot.ingest")
+
+MAX_READINGS_PER_MESSAGE = 2000
+MAX_TEXT = 2000
+KEY_MAX = 64
+MAX_FUTURE = dt.timedelta(days=1)
+MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=15)
+DIRECTORY_TTL = 30.0
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class Rejected(Exception):
+    def __init__(self, code: str, reason: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.reason = reason or code
+
+
+@dataclass(slots=True)
+class InMessage:
+    """One inbound message. ``identity`` is the device's MQTT username or access token as found in the
+    topic (``linli/v1/<identity>/...``); ``by_token`` restricts the lookup to the access token (HTTP)."""
+
+    identity: str
+    kind: str  # "telemetry" | "attributes" | "gateway"
+    payload: bytes | str | Any
+    received_at: dt.datetime | None = None
+    by_token: bool = False
+
+
+@dataclass
+class IngestResult:
+    messages: int = 0
+    stored: int = 0  # telemetry rows inserted
+    duplicates: int = 0  # telemetry rows already present
+    rejected: int = 0  # messages rejected as a whole
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (message index, code)
+    alarms_raised: int = 0
+    alarms_cleared: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"messages": self.messages, "stored": self.stored, "duplicates": self.duplicates, "rejected": self.rejected,
+                "alarms_raised": self.alarms_raised, "alarms_cleared": self.alarms_cleared}
+
+
+# ---- parsing -------------------------------------------------------------------------------------
+def _loads(payload: Any) -> Any:
+    if isinstance(payload, bytes | bytearray | memoryview | str):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise Rejected("payload.not_json", str(exc)) from None
+    return payload
+
+
+def _ts(raw: Any, now: dt.datetime) -> dt.datetime:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise Rejected("payload.bad_ts", "ts must be milliseconds since the epoch")
+    ts = EPOCH + dt.timedelta(milliseconds=int(raw))
+    if ts < MIN_TS or ts > now + MAX_FUTURE:
+        raise Rejected("payload.ts_out_of_range", "ts is before 2000 or more than a day in the future")
+    return ts
+
+
+def _value(key: Any, v: Any) -> tuple[str, float | None, str | None]:
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_MAX:
+        raise Rejected("payload.bad_key", "keys must be strings of 1 to 64 characters")
+    if isinstance(v, bool):
+        return key, 1.0 if v else 0.0, None
+    if isinstance(v, int | float):
+        f = float(v)
+        if not math.isfinite(f):
+            raise Rejected("payload.bad_value", f"{key}: not a finite number")
+        return key, f, None
+    if isinstance(v, str):
+        if len(v) > MAX_TEXT:
+            raise Rejected("payload.value_too_long", f"{key}: longer than {MAX_TEXT} characters")
+        return key, None, v
+    if v is None:
+        raise Rejected("payload.bad_value", f"{key}: null")
+    text = orjson.dumps(v).decode()
+    if len(text) > MAX_TEXT:
+        raise Rejected("payload.value_too_long", f"{key}: longer than {MAX_TEXT} characters")
+    return key, None, text
+
+
+def parse_telemetry(data: Any, now: dt.datetime) -> list[tuple[dt.datetime, str, float | None, str | None]]:
+    """Decoded JSON → [(ts, key, value, value_text)]; raises Rejected."""
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise Rejected("payload.empty", "no readings")
+    out: list[tuple[dt.datetime, str, float | None, str | None]] = []
+    for item in items:
+        if not isinstance(item, dict) or not item:
+            raise Rejected("payload.bad_shape", "expected an object of key/value pairs or {ts, values}")
+        if "values" in item and set(item) <= {"ts", "values"}:
+            ts = _ts(item["ts"], now) if "ts" in item else now
+            values = item["values"]
+            if not isinstance(values, dict) or not values:
+                raise Rejected("payload.bad_shape", "values must be a non-empty object")
+        else:
+            ts, values = now, item
+        for key, v in values.items():
+            k, f, t = _value(key, v)
+            out.append((ts, k, f, t))
+        if len(out) > MAX_READINGS_PER_MESSAGE:
+            raise Rejected("payload.too_many_readings", f"more than {MAX_READINGS_PER_MESSAGE} readings")
+    return out
+
+
+# ---- device directory (per-process lookup cache; the database stays the source of truth) ----------
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: int
+    type_id: int
+    region_id: int
+    status: str
+    is_gateway: bool
+
+
+class DeviceDirectory:
+    def __init__(self, ttl: float = DIRECTORY_TTL) -> None:
+        self.ttl = ttl
+        self._by: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
+
+    def clear(self) -> None:
+        self._by.clear()
+
+    def _get(self, kind: str, ident: str, now: float) -> tuple[bool, DeviceInfo | None]:
+        hit = self._by.get((kind, ident))
+        if hit is None or now - hit[0] > self.ttl:
+            return False, None
+        return True, hit[1]
+
+    def resolve(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], DeviceInfo | None]:
+        """pairs of (kind, identity): kind "token" (access token only), "mqtt" (username or token),
+        or "child:<gateway id>" (a serial among that gateway's children)."""
+        now = time.monotonic()
+        out: dict[tuple[str, str], DeviceInfo | None] = {}
+        missing: list[tuple[str, str]] = []
+        for p in pairs:
+            found, info = self._get(*p, now)
+            if found:
+                out[p] = info
+            else:
+                missing.append(p)
+        if missing:
+            q = Q(pk__in=[])
+            hashes: dict[str, str] = {}
+            for kind, ident in missing:
+                if kind in ("token", "mqtt"):
+                    h = hash_secret(ident)
+                    hashes[h] = ident
+                    q |= Q(token_hash=h)
+                    if kind == "mqtt":
+                        q |= Q(mqtt_username=ident)
+                else:
+                    q |= Q(serial=ident, gateway_id=int(kind.split(":", 1)[1]))
+            rows = Device.objects.filter(q).values_list(
+                "id", "device_type_id", "region_id", "status", "device_type__category", "token_hash", "mqtt_username", "serial", "gateway_id"
+            )
+            found_map: dict[tuple[str, str], DeviceInfo] = {}
+            for pk, type_id, region_id, status, category, token_hash, username, serial, gateway_id in rows:
+                info = DeviceInfo(pk, type_id, region_id, status, category == "gateway")
+                if token_hash in hashes:
+                    found_map[("token", hashes[token_hash])] = info
+                    found_map[("mqtt", hashes[token_hash])] = info
+                found_map[("mqtt", username)] = info
+                if gateway_id:
+                    found_map[(f"child:{gateway_id}", serial)] = info
+            for p in missing:
+                info = found_map.get(p)
+                self._by[p] = (now, info)
+                out[p] = info
+        return out
+
+
+DIRECTORY = DeviceDirectory()
+
+
+# ---- rule book cache (reloaded when RuleSetVersion changes) --------------------------------------
+_BOOK = rules_mod.RuleBook()
+
+
+def rule_book() -> rules_mod.RuleBook:
+    global _BOOK
+    version = RuleSetVersion.objects.filter(id=1).values_list("version", flat=True).first() or 0
+    if version != _BOOK.version:
+        _BOOK = rules_mod.RuleBook.from_rows(Rule.objects.all(), version)
+    return _BOOK
+
+
+# ---- writing -------------------------------------------------------------------------------------
+Row = tuple[int, str, dt.datetime, float | None, str | None]
+
+
+def _write_pg(rows: list[Row]) -> list[Row]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS iot_telemetry_in (device_id bigint, key varchar(64), ts timestamptz,"
+            " value double precision, value_text text) ON COMMIT DELETE ROWS"
+        )
+        with cur.cursor.copy("COPY iot_telemetry_in (device_id, key, ts, value, value_text) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        cur.execute(
+            "INSERT INTO iot_telemetry (device_id, key, ts, value, value_text)"
+            " SELECT device_id, key, ts, value, value_text FROM iot_telemetry_in"
+            " ON CONFLICT DO NOTHING RETURNING device_id, key, ts, value, value_text"
+        )
+        new = cur.fetchall()
+        cur.execute("DELETE FROM iot_telemetry_in")  # empty already at commit; also when nested in an outer transaction
+    return [tuple(r) for r in new]
+
+
+def _write_sqlite(rows: list[Row]) -> list[Row]:
+    new: list[Row] = []
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), 500):
+            chunk = rows[i : i + 500]
+            sql = (
+                "INSERT OR IGNORE INTO iot_telemetry (device_id, key, ts, value, value_text) VALUES "
+                + ",".join(["(%s,%s,%s,%s,%s)"] * len(chunk))
+                + " RETURNING device_id, key, ts, value, value_text"
+            )
+            params: list[Any] = []
+            for d, k, ts, v, t in chunk:
+                params += [d, k, connection.ops.adapt_datetimefield_value(ts), v, t]
+            cur.execute(sql, params)
+            for d, k, ts, v, t in cur.fetchall():
+                new.append((d, k, _parse_sqlite_ts(ts), v, t))
+    return new
+
+
+def _parse_sqlite_ts(raw: Any) -> dt.datetime:
+    if isinstance(raw, dt.datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(raw).replace(tzinfo=dt.UTC)
+
+
+def _upsert_latest(rows: list[Row]) -> None:
+    newest: dict[tuple[int, str], Row] = {}
+    for r in rows:
+        cur_ = newest.get((r[0], r[1]))
+        if cur_ is None or r[2] > cur_[2]:
+            newest[(r[0], r[1])] = r
+    if not newest:
+        return
+    vals = list(newest.values())
+    table = LatestValue._meta.db_table
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"INSERT INTO {table} (device_id, key, ts, value, value_text)"
+                " SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::float8[], %s::text[])"
+                f" ON CONFLICT (device_id, key) DO UPDATE SET ts = EXCLUDED.ts, value = EXCLUDED.value, value_text = EXCLUDED.value_text"
+                f" WHERE {table}.ts < EXCLUDED.ts",
+                [[r[0] for r in vals], [r[1] for r in vals], [r[2] for r in vals], [r[3] for r in vals], [r[4] for r in vals]],
+            )
+        else:
+            cur.executemany(
+                f"INSERT INTO {table} (device_id, key, ts, value, value_text) VALUES (%s, %s, %s, %s, %s)"
+                f" ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, value = excluded.value, value_text = excluded.value_text"
+                f" WHERE {table}.ts < excluded.ts",
+                [(r[0], r[1], connection.ops.adapt_datetimefield_value(r[2]), r[3], r[4]) for r in vals],
+            )
+
+
+def _count(channel: str, result: IngestResult, day: dt.date) -> None:
+    if not result.messages:
+        return
+    updated = IngestCounter.objects.filter(day=day, channel=channel).update(
+        messages=F("messages") + result.messages, stored=F("stored") + result.stored,
+        duplicates=F("duplicates") + result.duplicates, rejected=F("rejected") + result.rejected,
+    )
+    if not updated:
+        IngestCounter.objects.get_or_create(day=day, channel=channel)
+        _count(channel, result, day)
+
+
+# ---- the pipeline --------------------------------------------------------------------------------
+def ingest_batch(messages: list[InMessage], *, channel: str = "mqtt", now: dt.datetime | None = None) -> IngestResult:
+    """Store, dedupe and evaluate a batch of messages in one transaction; returns the counts.
+
+    Never raises for bad input (rejections are counted); database errors propagate, so the caller
+    does not acknowledge anything and the broker redelivers the whole batch."""
+    now = now or timezone.now()
+    result = IngestResult(messages=len(messages))
+    decoded: list[tuple[int, InMessage, Any]] = []
+    pairs: set[tuple[str, str]] = set()
+    for i, m in enumerate(messages):
+        try:
+            if not isinstance(m.identity, str) or not m.identity or len(m.identity) > 200:
+                raise Rejected("device.unknown")
+            data = _loads(m.payload)
+            if m.kind == "gateway" and (not isinstance(data, dict) or not data):
+                raise Rejected("payload.bad_shape", "gateway payload must be an object keyed by device serial")
+        except Rejected as exc:
+            result.rejected += 1
+            result.errors.append((i, exc.code))
+            continue
+        decoded.append((i, m, data))
+        pairs.add(("token" if m.by_token else "mqtt", m.identity))
+    directory = DIRECTORY.resolve(pairs)
+    child_pairs = set()
+    for _i, m, data in decoded:
+        gw = directory.get(("token" if m.by_token else "mqtt", m.identity))
+        if m.kind == "gateway" and gw is not None:
+            child_pairs.update((f"child:{gw.id}", str(serial)) for serial in data)
+    if child_pairs:
+        directory.update(DIRECTORY.resolve(child_pairs))
+
+    rows: list[Row] = []
+    devices: dict[int, DeviceInfo] = {}
+    attributes: dict[int, dict[str, Any]] = defaultdict(dict)
+    for i, m, data in decoded:
+        try:
+            dev = directory.get(("token" if m.by_token else "mqtt", m.identity))
+            if dev is None:
+                raise Rejected("device.unknown", "unknown device")
+            if dev.status == DeviceStatus.INACTIVE:
+                raise Rejected("device.inactive", "device is deactivated")
+            at = m.received_at or now
+            if m.kind == "attributes":
+                if not isinstance(data, dict) or not data:
+                    raise Rejected("payload.bad_shape", "attributes must be a non-empty object")
+                for k, v in data.items():
+                    _value(k, v if v is not None else "")
+                attributes[dev.id].update(data)
+                devices[dev.id] = dev
+                continue
+            if m.kind == "gateway":
+                if not dev.is_gateway:
+                    raise Rejected("device.not_gateway", "device is not a gateway")
+                msg_rows: list[Row] = []
+                for serial, sub in data.items():
+                    child = directory.get((f"child:{dev.id}", str(serial)))
+                    if child is None:
+                        raise Rejected("device.unknown_child", f"{serial} is not a device of this gateway")
+                    if child.status == DeviceStatus.INACTIVE:
+                        raise Rejected("device.inactive", f"{serial} is deactivated")
+                    msg_rows += [(child.id, k, ts, v, t) for ts, k, v, t in parse_telemetry(sub, at)]
+                    devices[child.id] = child
+                rows += msg_rows
+                devices[dev.id] = dev
+                continue
+            if m.kind != "telemetry":
+                raise Rejected("payload.bad_topic", f"unknown message kind {m.kind}")
+            rows += [(dev.id, k, ts, v, t) for ts, k, v, t in parse_telemetry(data, at)]
+            devices[dev.id] = dev
+        except Rejected as exc:
+            result.rejected += 1
+            result.errors.append((i, exc.code))
+    if result.rejected:
+        log.info("iot ingest: %d of %d messages rejected: %s", result.rejected, result.messages, sorted({c for _, c in result.errors}))
+
+    with transaction.atomic():
+        new = (_write_pg(rows) if connection.vendor == "postgresql" else _write_sqlite(rows)) if rows else []
+        result.stored = len(new)
+        result.duplicates = len(rows) - len(new)
+        if devices:
+            Device.objects.filter(id__in=list(devices)).filter(
+                Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - LAST_SEEN_RESOLUTION)
+            ).update(last_seen_at=now)
+        for dev_id, attrs in attributes.items():
+            d = Device.objects.select_for_update().only("id", "attributes").get(pk=dev_id)
+            d.attributes = {**(d.attributes or {}), **attrs}
+            d.save(update_fields=["attributes"])
+        if new:
+            _evaluate(new, devices, result)
+            _upsert_latest(new)
+        _count(channel, result, now.date())
+    return result
+
+
+def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResult) -> None:
+    from . import services  # alarms are written by the alarm services
+
+    book = rule_book()
+    per_device: dict[int, list[rules_mod.CompiledRule]] = {}
+    for dev_id in {r[0] for r in new}:
+        info = devices[dev_id]
+        if info.status != DeviceStatus.ACTIVE:
+            continue  # maintenance: store data, raise nothing
+        applicable = book.for_device(dev_id, info.type_id)
+        if applicable:
+            per_device[dev_id] = applicable
+    if not per_device:
+        return
+    ids = sorted(per_device)
+    states: dict[int, dict[int, rules_mod.State]] = defaultdict(dict)
+    for s in RuleState.objects.select_for_update().filter(device_id__in=ids).order_by("id"):
+        states[s.device_id][s.rule_id] = rules_mod.State(s.pending_since, s.active, s.last_ts, s.last_value, exists=True)
+    need_latest = [d for d in ids if any(r.needs_latest for r in per_device[d])]
+    latest: dict[int, dict[str, rules_mod.Reading]] = defaultdict(dict)
+    if need_latest:
+        for lv in LatestValue.objects.filter(device_id__in=need_latest):
+            latest[lv.device_id][lv.key] = rules_mod.Reading(lv.value, lv.value_text, lv.ts)
+    ticks: dict[int, dict[dt.datetime, dict[str, rules_mod.Reading]]] = defaultdict(lambda: defaultdict(dict))
+    for d, k, ts, v, t in new:
+        if d in per_device:
+            ticks[d][ts][k] = rules_mod.Reading(v, t, ts)
+    for dev_id in ids:
+        dev_states = states[dev_id]
+        actions = rules_mod.evaluate_device(per_device[dev_id], dev_states, latest[dev_id], sorted(ticks[dev_id].items()))
+        _save_states(dev_id, dev_states)
+        for a in actions:
+            if a.kind == "raise":
+                services.alarm_raise(device_id=dev_id, region_id=devices[dev_id].region_id, rule=a.rule, at=a.at,
+                                     key=a.key, value=a.value, value_text=a.value_text)
+                result.alarms_raised += 1
+            elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at):
+                result.alarms_cleared += 1
+
+
+def _save_states(device_id: int, states: dict[int, rules_mod.State]) -> None:
+    to_delete = [rid for rid, s in states.items() if s.dirty and s.exists and s.at_rest]
+    to_upsert = [
+        RuleState(device_id=device_id, rule_id=rid, pending_since=s.pending_since, active=s.active, last_ts=s.last_ts, last_value=s.last_value)
+        for rid, s in states.items() if s.dirty and not s.at_rest
+    ]
+    if to_delete:
+        RuleState.objects.filter(device_id=device_id, rule_id__in=to_delete).delete()
+    if to_upsert:
+        RuleState.objects.bulk_create(
+            to_upsert, update_conflicts=True, unique_fields=["device", "rule"], update_fields=["pending_since", "active", "last_ts", "last_value"]
+        )
+    for s in states.values():
+        s.dirty = False

@@ -198,7 +198,7 @@ def my_permissions(account) -> dict[str, list[dict]]:
     if account is None or not getattr(account, "is_authenticated", False) or not account.is_active:
         return {}
     if account.is_superuser:
-        roots = [{"id": r.pk, "name": r.name, "path": r.path} for r in Region.get_root_nodes()]
+        roots = [{"id": r.pk, "name": r.name, "path": r.path} for r in Region.objects.get_root_nodes()]
         return {p: list(roots) for p in sorted(perms_module.ALL_PERMS)}
     rows = (
         RoleAssignment.objects.filter(account_id=account.pk)

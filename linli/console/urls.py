@@ -1,8 +1,31 @@
-from django.urls import path
+import importlib.util
+
+from django.urls import include, path
 
 from . import views
 
 app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("elder/", views.elder_toggle, name="elder"),
+    path("places/", views.places_tree, name="places"),
+    path("places/locate/", views.locate, name="locate"),
+    path("places/<int:region_id>/", views.region_detail, name="region"),
+    path("places/<int:region_id>/children/", views.region_children, name="region_children"),
+    path("places/<int:region_id>/boundaries.geojson", views.region_boundaries, name="region_boundaries"),
+    path("estates/", views.estate_list, name="estates"),
+    path("estates/<int:estate_id>/", views.estate_detail, name="estate"),
+    path("buildings/<int:building_id>/", views.building_detail, name="building"),
+    path("houses/<int:house_id>/", views.house_detail, name="house"),
+    path("people/", views.person_search, name="people"),
+    path("people/<int:person_id>/", views.person_detail, name="person"),
+    path("people/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
+    path("groups/", views.group_index, name="groups"),
+    path("groups/<slug:group>/", views.group_list, name="group"),
 ]
+
+# Import and export pages live in their own module (linli/console/urls_data.py); mounted when present.
+if importlib.util.find_spec("linli.console.urls_data") is not None:
+    urlpatterns.append(path("data/", include("linli.console.urls_data")))

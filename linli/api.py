@@ -27,6 +27,7 @@ ROUTERS = [
     ("/people", "linli.people.api", "人 people"),
     ("/orgs", "linli.orgs.api", "组织 orgs"),
     ("/audit", "linli.audit.api", "审计 audit"),
+    ("/jobs", "linli.core.api_jobs", "任务 jobs"),
     ("/cases", "linli.cases.api", "事 cases"),
     ("/iot", "linli.iot.api", "物 iot"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from linli.core.pagination import paginate
 from linli.core.schemas import ERRORS, Page
@@ -93,7 +93,7 @@ def create_region(request, payload: RegionIn):
     parent = sel.region_get(actor=request.auth, region_id=payload.parent_id) if payload.parent_id is not None else None
     data = payload.dict(exclude={"parent_id"})
     region = svc.region_create(actor=request.auth, parent=parent, **data)
-    return 201, _region_detail(request.auth, region.pk)
+    return Status(201, _region_detail(request.auth, region.pk))
 
 
 @router.get("/regions/{int:region_id}", response={200: RegionDetailOut, **ERRORS}, summary="区域详情 Region")
@@ -139,7 +139,7 @@ def list_estates(request, region_id: int | None = None, q: str | None = None, cu
 
 @router.post("/estates", response={201: EstateDetailOut, **ERRORS}, summary="新建小区 Create estate")
 def create_estate(request, payload: EstateIn):
-    return 201, svc.estate_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
+    return Status(201, svc.estate_create(actor=request.auth, **_resolve(request.auth, payload.dict())))
 
 
 @router.get("/estates/{int:estate_id}", response={200: EstateDetailOut, **ERRORS}, summary="小区详情 Estate")
@@ -163,7 +163,7 @@ def list_buildings(request, estate_id: int | None = None, region_id: int | None 
 @router.post("/buildings", response={201: BuildingOut, **ERRORS}, summary="新建楼栋 Create building")
 def create_building(request, payload: BuildingIn):
     b = svc.building_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return 201, sel.building_get(actor=request.auth, building_id=b.pk)
+    return Status(201, sel.building_get(actor=request.auth, building_id=b.pk))
 
 
 @router.get("/buildings/{int:building_id}", response={200: BuildingOut, **ERRORS}, summary="楼栋详情 Building")
@@ -186,7 +186,7 @@ def list_units(request, building_id: int, cursor: str | None = None, limit: int 
 
 @router.post("/units", response={201: UnitOut, **ERRORS}, summary="新建单元 Create unit")
 def create_unit(request, payload: UnitIn):
-    return 201, svc.unit_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
+    return Status(201, svc.unit_create(actor=request.auth, **_resolve(request.auth, payload.dict())))
 
 
 @router.get("/units/{int:unit_id}", response={200: UnitOut, **ERRORS}, summary="单元详情 Unit")
@@ -211,7 +211,7 @@ def list_houses(request, building_id: int | None = None, unit_id: int | None = N
 @router.post("/houses", response={201: HouseOut, **ERRORS}, summary="新建房屋 Create house")
 def create_house(request, payload: HouseIn):
     h = svc.house_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return 201, sel.house_get(actor=request.auth, house_id=h.pk)
+    return Status(201, sel.house_get(actor=request.auth, house_id=h.pk))
 
 
 @router.get("/houses/{int:house_id}", response={200: HouseOut, **ERRORS}, summary="房屋详情 House")
@@ -240,7 +240,7 @@ def facility_coverage(request, region_id: int):
 @router.post("/facilities", response={201: FacilityOut, **ERRORS}, summary="新建设施 Create facility")
 def create_facility(request, payload: FacilityIn):
     f = svc.facility_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return 201, sel.facility_get(actor=request.auth, facility_id=f.pk)
+    return Status(201, sel.facility_get(actor=request.auth, facility_id=f.pk))
 
 
 @router.get("/facilities/{int:facility_id}", response={200: FacilityOut, **ERRORS}, summary="设施详情 Facility")

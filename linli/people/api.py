@@ -6,7 +6,7 @@ plaintext ID numbers and phones only via POST /persons/{id}/reveal (permission +
 
 from __future__ import annotations
 
-from ninja import Router
+from ninja import Router, Status
 
 from linli.core.errors import Invalid, NotFound
 from linli.core.i18n import Msg
@@ -64,7 +64,7 @@ def create_person(request, payload: PersonIn):
     region = _region(data.pop("region_id"))
     person = services.person_create(actor=request.auth, region=region, **data)
     person = selectors.person_get(actor=request.auth, person_id=person.pk)
-    return 201, presenters.person_out(person, actor=request.auth)
+    return Status(201, presenters.person_out(person, actor=request.auth))
 
 
 @router.get("/persons/{person_id}", response={200: PersonOut, **ERRORS}, summary="人员详情")
@@ -105,7 +105,7 @@ def create_household(request, payload: HouseholdIn):
     house = selectors.house_get(actor=request.auth, house_id=payload.house_id)
     head = selectors.person_get(actor=request.auth, person_id=payload.head_id) if payload.head_id else None
     hh = services.household_create(actor=request.auth, house=house, head=head, name=payload.name)
-    return 201, presenters.household_out(hh, actor=request.auth)
+    return Status(201, presenters.household_out(hh, actor=request.auth))
 
 
 @router.get("/residencies", response={200: Page[ResidencyOut], **ERRORS}, summary="居住关系(按房屋或人员)")
@@ -134,7 +134,7 @@ def move_in(request, payload: MoveInIn):
         actor=request.auth, person=person, house=house, relation=payload.relation, move_in=payload.move_in,
         household=household, is_actual=payload.is_actual, lease_end=payload.lease_end, relation_to_head=payload.relation_to_head,
     )
-    return 201, _residency_out(request, r.pk)
+    return Status(201, _residency_out(request, r.pk))
 
 
 @router.post("/residencies/{residency_id}/move-out", response={200: ResidencyOut, **ERRORS}, summary="迁出登记")
@@ -177,13 +177,13 @@ def list_special_groups(request, group: str | None = None, region_id: int | None
 def add_special_tag(request, person_id: int, payload: TagIn):
     person = selectors.person_get(actor=request.auth, person_id=person_id)
     tag = services.special_tag_add(actor=request.auth, person=person, **payload.dict())
-    return 201, presenters.tag_out(tag)
+    return Status(201, presenters.tag_out(tag))
 
 
 @router.delete("/special-tags/{tag_id}", response={204: None, **ERRORS}, summary="移除特殊人群标签")
 def remove_special_tag(request, tag_id: int):
     services.special_tag_remove(actor=request.auth, tag=selectors.special_tag_get(actor=request.auth, tag_id=tag_id))
-    return 204, None
+    return Status(204, None)
 
 
 # ---- consents (H6) ------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def grant_consent(request, person_id: int, payload: ConsentIn):
     person = selectors.person_get(actor=request.auth, person_id=person_id)
     c = services.consent_grant(actor=request.auth, person=person, purpose=payload.purpose, channel=payload.channel,
                                text_version=payload.text_version)
-    return 201, presenters.consent_out(c)
+    return Status(201, presenters.consent_out(c))
 
 
 @router.post("/persons/{person_id}/consents/{purpose}/withdraw", response={200: ConsentOut, **ERRORS}, summary="撤回授权")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from linli.core.errors import NotFound
 from linli.core.pagination import paginate
@@ -72,7 +72,7 @@ def organisations_create(request, payload: OrganisationIn):
     parent_id = data.pop("parent_id")
     parent = selectors.organisation_get(actor=request.auth, organisation_id=parent_id) if parent_id else None
     org = services.organisation_create(actor=request.auth, region=region, parent=parent, **data)
-    return 201, org
+    return Status(201, org)
 
 
 @router.patch("/organisations/{org_id}", response={200: OrganisationOut, **ERRORS}, summary="修改组织")
@@ -113,7 +113,7 @@ def accounts_create(request, payload: AccountIn):
         if person is None:
             raise NotFound("person.not_found")
     acc = services.account_create(actor=request.auth, organisation=org, person=person, **data)
-    return 201, acc
+    return Status(201, acc)
 
 
 @router.patch("/accounts/{account_id}", response={200: AccountOut, **ERRORS}, summary="修改账号")
@@ -161,7 +161,7 @@ def roles_detail(request, role_id: int):
 
 @router.post("/roles", response={201: RoleOut, **ERRORS}, summary="新建角色（超级管理员）")
 def roles_create(request, payload: RoleIn):
-    return 201, services.role_create(actor=request.auth, **payload.dict())
+    return Status(201, services.role_create(actor=request.auth, **payload.dict()))
 
 
 @router.patch("/roles/{role_id}", response={200: RoleOut, **ERRORS}, summary="修改角色（超级管理员）")
@@ -188,11 +188,11 @@ def assignments_create(request, payload: AssignmentIn):
     ra = services.role_assign(
         actor=request.auth, account=account, role=role, region=_region(payload.region_id), valid_until=payload.valid_until
     )
-    return 201, ra
+    return Status(201, ra)
 
 
 @router.delete("/assignments/{assignment_id}", response={204: None, **ERRORS}, summary="撤销角色")
 def assignments_delete(request, assignment_id: int):
     ra = selectors.assignment_get(actor=request.auth, assignment_id=assignment_id, perm=Perm.ROLE_ASSIGN)
     services.role_revoke(actor=request.auth, assignment=ra)
-    return 204, None
+    return Status(204, None)

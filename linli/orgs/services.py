@@ -443,7 +443,8 @@ def token_create(*, actor: Account, name: str, expires_at: dt.datetime | None = 
     tok = ApiToken(account=actor, name=name[:50], prefix=raw[:10], key_hash=hash_token(raw), expires_at=expires_at)
     _full_clean(tok)
     tok.save()
-    record(actor=actor, action="token.create", obj=tok, kind="auth", after=snapshot(tok, TOKEN_FIELDS))
+    record(actor=actor, action="token.create", obj=tok, kind="auth", after=snapshot(tok, TOKEN_FIELDS),
+           region_path=selectors.account_region_path(actor))
     return tok, raw
 
 
@@ -459,7 +460,8 @@ def token_revoke(*, actor: Account, token: ApiToken) -> ApiToken:
     if tok.revoked_at is None:
         tok.revoked_at = timezone.now()
         tok.save(update_fields=["revoked_at"])
-        record(actor=actor, action="token.revoke", obj=tok, kind="auth", after=snapshot(tok, TOKEN_FIELDS))
+        record(actor=actor, action="token.revoke", obj=tok, kind="auth", after=snapshot(tok, TOKEN_FIELDS),
+               region_path=selectors.account_region_path(tok.account))
     return tok
 
 

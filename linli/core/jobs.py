@@ -262,8 +262,11 @@ def job_file(*, actor: Any, job_id: int, which: str) -> tuple[Path, str]:
 
 
 def job_errors_csv(*, actor: Any, job_id: int) -> Iterator[str]:
-    """The row-level error report as CSV lines (UTF-8 with BOM for Excel)."""
-    rows = job_errors(actor=actor, job_id=job_id)
+    """The row-level error report as CSV chunks (UTF-8 with BOM for Excel); 404 checked up front."""
+    return _errors_csv(job_errors(actor=actor, job_id=job_id))
+
+
+def _errors_csv(rows: QuerySet[JobError]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     yield "\ufeff"

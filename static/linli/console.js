@@ -20,7 +20,7 @@
         option = {
           color: PALETTE, tooltip: { trigger: "item" },
           legend: { bottom: 0, textStyle: { fontSize: size } },
-          series: [{ type: "pie", radius: ["35%", "65%"], center: ["50%", "42%"], label: { fontSize: size, formatter: "{b}: {c}" },
+          series: [{ type: "pie", radius: ["30%", "55%"], center: ["50%", "45%"], label: { fontSize: size, formatter: "{b}\n{c}" },
             data: c.labels.map(function (l, i) { return { name: l, value: c.values[i] }; }).filter(function (d) { return d.value > 0; }) }]
         };
       } else {

@@ -25,8 +25,8 @@
         };
       } else {
         option = {
-          color: PALETTE, tooltip: { trigger: "axis" }, grid: { left: 48, right: 16, top: 16, bottom: 40 },
-          xAxis: { type: "category", data: c.labels, axisLabel: { fontSize: size, interval: 0 } },
+          color: PALETTE, tooltip: { trigger: "axis" }, grid: { left: 8, right: 16, top: 24, bottom: 8, containLabel: true },
+          xAxis: { type: "category", data: c.labels, axisLabel: { fontSize: size, interval: 0, rotate: c.labels.length * 64 > el.clientWidth ? 35 : 0 } },
           yAxis: { type: "value", minInterval: 1, axisLabel: { fontSize: size } },
           series: [{ type: "bar", data: c.values, label: { show: true, position: "top", fontSize: size }, barMaxWidth: 48 }]
         };

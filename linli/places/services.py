@@ -425,7 +425,7 @@ ESTATE_UPDATABLE = {"code", "name", "address", "property_company", "built_year",
 @transaction.atomic
 def estate_update(*, actor: Any, estate: Estate, **changes: Any) -> Estate:
     _reject_unknown(changes, ESTATE_UPDATABLE)
-    estate = Estate.objects.select_for_update().select_related("region").get(pk=estate.pk)
+    estate = Estate.objects.select_for_update(of=("self",)).select_related("region").get(pk=estate.pk)
     check_region_perm(actor=actor, region=estate.region, perm=Perm.PLACE_EDIT)
     before = snapshot(estate)
     if "property_company" in changes:
@@ -506,7 +506,7 @@ BUILDING_UPDATABLE = {"number", "name", "region", "floors_above", "floors_below"
 def building_update(*, actor: Any, building: Building, **changes: Any) -> Building:
     """Update a building; moving it to another grid of the community re-syncs its houses' region."""
     _reject_unknown(changes, BUILDING_UPDATABLE)
-    b = Building.objects.select_for_update().select_related("estate__region", "region").get(pk=building.pk)
+    b = Building.objects.select_for_update(of=("self",)).select_related("estate__region", "region").get(pk=building.pk)
     check_region_perm(actor=actor, region=b.estate.region, perm=Perm.PLACE_EDIT)
     before = snapshot(b)
     old_region_id = b.region_id
@@ -543,7 +543,7 @@ def unit_create(*, actor: Any, building: Building, number: str) -> Unit:
 
 @transaction.atomic
 def unit_update(*, actor: Any, unit: Unit, number: str) -> Unit:
-    unit = Unit.objects.select_for_update().select_related("building__region").get(pk=unit.pk)
+    unit = Unit.objects.select_for_update(of=("self",)).select_related("building__region").get(pk=unit.pk)
     check_region_perm(actor=actor, region=unit.building.region, perm=Perm.PLACE_EDIT)
     before = snapshot(unit)
     unit.number = _name(number, "number", 20)
@@ -617,7 +617,7 @@ HOUSE_UPDATABLE = {"number", "floor", "unit", "address", "property_type", "struc
 @transaction.atomic
 def house_update(*, actor: Any, house: House, **changes: Any) -> House:
     _reject_unknown(changes, HOUSE_UPDATABLE)
-    h = House.objects.select_for_update().select_related("building__region", "unit").get(pk=house.pk)
+    h = House.objects.select_for_update(of=("self",)).select_related("building__region", "unit").get(pk=house.pk)
     check_region_perm(actor=actor, region=h.building.region, perm=Perm.PLACE_EDIT)
     before = snapshot(h)
     for field, value in changes.items():
@@ -682,7 +682,7 @@ FACILITY_UPDATABLE = {"kind", "name", "capacity", "estate", "address", "serves",
 @transaction.atomic
 def facility_update(*, actor: Any, facility: Facility, **changes: Any) -> Facility:
     _reject_unknown(changes, FACILITY_UPDATABLE)
-    f = Facility.objects.select_for_update().select_related("region", "estate__region").get(pk=facility.pk)
+    f = Facility.objects.select_for_update(of=("self",)).select_related("region", "estate__region").get(pk=facility.pk)
     check_region_perm(actor=actor, region=f.region, perm=Perm.PLACE_EDIT)
     before = snapshot(f)
     for field, value in changes.items():

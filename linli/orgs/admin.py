@@ -107,6 +107,9 @@ class AccountAdmin(AuditedAdminMixin, BaseUserAdmin, ModelAdmin):
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal: list[str] = []
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # roles are granted once the account exists
+
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:

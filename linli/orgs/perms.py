@@ -96,10 +96,10 @@ def covers_any(actor, perm: str) -> bool:
     return paths is None or bool(paths)
 
 
-def check_perm_at(actor, perm: str, path: str, *, code: str = "not_found") -> None:
+def check_perm_at(actor, perm: str, path: str, *, code: str = "not_found", message=None) -> None:
     """403 without ``perm`` anywhere; 404 when ``path`` is outside the actor's ``perm`` scope."""
     from linli.core.errors import NotFound
 
     check_perm_anywhere(actor, perm)
     if not covers(actor, perm, path):
-        raise NotFound(code)
+        raise NotFound(code, message)

@@ -47,7 +47,7 @@ from .models import (
     RoleAssignment,
     hash_token,
 )
-from .perms import Perm, check_perm_anywhere, covers
+from .perms import Perm, check_perm_anywhere, check_perm_at, covers
 
 ACCOUNT_FIELDS = ["username", "kind", "display_name", "phone", "organisation", "person", "is_active", "is_staff",
                   "is_superuser", "preferred_language"]
@@ -64,9 +64,8 @@ def _full_clean(obj, exclude: list[str] | None = None) -> None:
 
 
 def _region_in_scope(actor, perm: str, region: Region) -> None:
-    check_perm_anywhere(actor, perm)
-    if not covers(actor, perm, region.path):
-        raise NotFound("region.not_found", Msg("区域不存在或不在您的管辖范围内", "Region not found or outside your scope"))
+    check_perm_at(actor, perm, region.path, code="region.not_found",
+                  message=Msg("区域不存在或不在您的管辖范围内", "Region not found or outside your scope"))
 
 
 # ---- organisations (O1) --------------------------------------------------------------------------

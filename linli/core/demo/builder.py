@@ -106,7 +106,8 @@ class Builder:
         r = self.rng
         n_streets = sum(len(d[3]) for d in N.DISTRICTS)
         small = self.n_persons < 20_000
-        communities_per_street = [r.randint(2, 3) if small else r.randint(3, 5) for _ in range(n_streets)]
+        tiny = self.n_persons < 2_000
+        communities_per_street = [1 if tiny else r.randint(2, 3) if small else r.randint(3, 5) for _ in range(n_streets)]
         n_comm = sum(communities_per_street)
         # ~1,000–1,500 people per grid at scale (a real grid is 300–500 households); 3–5 per community.
         grids_per_comm = max(1, round(self.n_persons / (n_comm * 1300)))
@@ -146,7 +147,7 @@ class Builder:
                     cname = f"{base}社区" if comm_i < len(comm_names) else f"{base}{comm_i // len(comm_names) + 1}社区"
                     comm_i += 1
                     ccode = f"{scode}{c_idx:03d}"
-                    g_n = r.randint(2, 3) if small else max(grids_per_comm, r.randint(3, 5))
+                    g_n = 2 if tiny else r.randint(2, 3) if small else max(grids_per_comm, r.randint(3, 5))
                     grects = split(crect, g_n, r)
                     comm = node("community", ccode, cname, crect, Region._get_path(street.path, 4, c_idx), 4, len(grects))
                     for g_idx, grect in enumerate(grects, start=1):

@@ -5,3 +5,6 @@ class CasesConfig(AppConfig):
     name = "linli.cases"
     label = "cases"
     verbose_name = "事 · 事件工单"
+
+    def ready(self) -> None:
+        from . import perms  # noqa: F401  (registers the case.* permission names)

@@ -1,0 +1,81 @@
+"""Routing (C2): location → grid → grid worker; category + region → responsible organisation.
+
+The routing table is data (``RoutingRule``). For a case in region R of category C the candidate
+rules are those whose region is R or an ancestor of R and whose category is C, an ancestor of C, or
+empty (any). The most specific region wins (deepest path), then the most specific category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from linli.orgs.models import Account, Organisation, RoleAssignment
+from linli.places.models import Region
+
+from .models import Category, Priority, RoutingRule
+
+GRID_WORKER_ROLE = "grid_worker"
+
+
+@dataclass(frozen=True)
+class Route:
+    organisation: Organisation | None
+    rule: RoutingRule | None
+    time_limit_hours: int
+    priority: str
+    working_hours: bool
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """Materialised paths of the region and all its ancestors (treebeard steplen)."""
+    step = Region.steplen
+    return [path[:i] for i in range(step, len(path) + 1, step)]
+
+
+def find_rule(*, region: Region, category: Category) -> RoutingRule | None:
+    lineage = category.lineage_ids()
+    rank = {cid: i for i, cid in enumerate(lineage)}
+    rules = list(
+        RoutingRule.objects.filter(is_active=True, region__path__in=ancestor_paths(region.path))
+        .filter(Q(category_id__in=lineage) | Q(category__isnull=True))
+        .select_related("organisation", "region")
+    )
+    if not rules:
+        return None
+
+    def specificity(rule: RoutingRule) -> tuple[int, int]:
+        cat_rank = rank[rule.category_id] if rule.category_id is not None else len(lineage)
+        return (-len(rule.region.path), cat_rank)
+
+    return min(rules, key=specificity)
+
+
+def route(*, region: Region, category: Category) -> Route:
+    rule = find_rule(region=region, category=category)
+    hours = (rule.time_limit_hours if rule and rule.time_limit_hours else None) or category.time_limit_hours
+    priority = (rule.priority if rule and rule.priority else None) or category.priority
+    if category.is_urgent and priority in (Priority.LOW, Priority.NORMAL):
+        priority = Priority.HIGH
+    return Route(
+        organisation=rule.organisation if rule else None,
+        rule=rule,
+        time_limit_hours=hours,
+        priority=priority,
+        working_hours=category.working_hours and not category.is_urgent,
+    )
+
+
+def grid_worker_for(region: Region) -> Account | None:
+    """The active account holding the grid_worker role scoped exactly to ``region`` (first granted)."""
+    now = timezone.now()
+    ra = (
+        RoleAssignment.objects.filter(region=region, role__code=GRID_WORKER_ROLE, account__is_active=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .select_related("account")
+        .order_by("id")
+        .first()
+    )
+    return ra.account if ra else None

@@ -1,0 +1,237 @@
+"""Reads of the case loop. A case is visible to an actor when its region is inside the actor's
+case.view scope, when the actor's organisation is responsible for it or co-handles it (and the
+actor holds case.view somewhere), when the actor is its assignee, or when the actor reported it.
+Everything else is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from linli.core.errors import NotFound
+from linli.core.scoping import scope_q
+from linli.orgs.models import Account, Organisation
+from linli.places.models import House, Region
+
+from .models import OPEN_STATUSES, Case, CaseCoHandler, CaseEvent, Category, Notification, RoutingRule
+from .perms import CasePerm
+from .services import can_view, nearby_open_cases
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+INBOXES = ("mine", "org", "area", "overdue")
+
+
+def _authenticated(actor: Any) -> bool:
+    return actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False)
+
+
+def visible_q(actor: Any, perm: str = CasePerm.VIEW) -> Q | None:
+    """Q of the cases ``actor`` may see (None = all)."""
+    if not _authenticated(actor):
+        return Q(pk__in=[])
+    paths = actor.scope_paths(perm)
+    region = scope_q(Case, paths)
+    if region is None:
+        return None
+    q = region | Q(reporter_account_id=actor.pk)
+    if paths:  # holds the permission somewhere: involvement widens the view
+        q |= Q(assigned_account_id=actor.pk)
+        if actor.organisation_id:
+            q |= Q(assigned_org_id=actor.organisation_id)
+            q |= Q(Exists(CaseCoHandler.objects.filter(case_id=OuterRef("pk"), organisation_id=actor.organisation_id)))
+    return q
+
+
+def cases_for_actor(actor: Any, perm: str = CasePerm.VIEW) -> QuerySet[Case]:
+    q = visible_q(actor, perm)
+    qs = Case.objects.all()
+    return qs if q is None else qs.filter(q)
+
+
+def _list_related(qs: QuerySet[Case]) -> QuerySet[Case]:
+    return qs.select_related("category", "region", "assigned_org", "assigned_account")
+
+
+def case_list(
+    *,
+    actor: Any,
+    status: str | None = None,
+    category_id: int | None = None,
+    region_id: int | None = None,
+    overdue: bool | None = None,
+    assigned: str | None = None,
+    channel: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Case]:
+    """Filters: status, category (with its sub-categories), region subtree, overdue, assigned
+    (``me`` | ``org`` | ``none``), channel, free text in number/title."""
+    qs = _list_related(cases_for_actor(actor))
+    if status:
+        qs = qs.filter(status__in=[s for s in status.split(",") if s])
+    if category_id is not None:
+        ids = [category_id, *Category.objects.filter(parent_id=category_id).values_list("id", flat=True)]
+        qs = qs.filter(category_id__in=ids)
+    if region_id is not None:
+        path = Region.objects.filter(pk=region_id).values_list("path", flat=True).first()
+        qs = qs.filter(region__path__startswith=path) if path else qs.none()
+    if overdue is not None:
+        late = Q(status__in=_OPEN, due_at__lt=timezone.now())
+        qs = qs.filter(late) if overdue else qs.exclude(late)
+    if assigned == "me":
+        qs = qs.filter(assigned_account_id=actor.pk)
+    elif assigned == "org":
+        qs = qs.filter(assigned_org_id=actor.organisation_id) if actor.organisation_id else qs.none()
+    elif assigned == "none":
+        qs = qs.filter(assigned_org__isnull=True)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if q:
+        qs = qs.filter(Q(number=q.strip().upper()) | Q(title__icontains=q.strip()))
+    return qs
+
+
+def case_inbox(*, actor: Any, box: str) -> QuerySet[Case]:
+    """Work lists per role: ``mine`` (assigned to me), ``org`` (my organisation, incl. co-handling),
+    ``area`` (open cases in my case.view regions), ``overdue`` (open and past due, all I can see)."""
+    qs = _list_related(cases_for_actor(actor)).filter(status__in=_OPEN + ["resolved", "verified"])
+    if box == "mine":
+        return qs.filter(assigned_account_id=actor.pk)
+    if box == "org":
+        if not actor.organisation_id:
+            return qs.none()
+        co = Exists(CaseCoHandler.objects.filter(case_id=OuterRef("pk"), organisation_id=actor.organisation_id))
+        return qs.filter(Q(assigned_org_id=actor.organisation_id) | Q(co))
+    if box == "area":
+        region = scope_q(Case, actor.scope_paths(CasePerm.VIEW))
+        return qs if region is None else qs.filter(region)
+    if box == "overdue":
+        return qs.filter(status__in=_OPEN, due_at__lt=timezone.now())
+    raise NotFound("case.inbox_not_found")
+
+
+def case_get(*, actor: Any, case_id: int) -> Case:
+    case = _list_related(Case.objects.filter(pk=case_id)).select_related("house", "merged_into").first()
+    if case is None or not can_view(actor, case):
+        raise NotFound("case.not_found")
+    return case
+
+
+def case_get_by_number(*, actor: Any, number: str) -> Case:
+    pk = Case.objects.filter(number=number).values_list("pk", flat=True).first()
+    if pk is None:
+        raise NotFound("case.not_found")
+    return case_get(actor=actor, case_id=pk)
+
+
+def case_timeline(*, case: Case) -> list[CaseEvent]:
+    """The case's events in order (the caller has checked visibility with case_get)."""
+    return list(CaseEvent.objects.filter(case=case).select_related("actor", "organisation").order_by("seq"))
+
+
+def case_co_handlers(*, case: Case) -> list[CaseCoHandler]:
+    return list(CaseCoHandler.objects.filter(case=case).select_related("organisation").order_by("id"))
+
+
+def case_duplicates(*, actor: Any, case: Case, radius_m: float | None = None, hours: float | None = None) -> list[tuple[Case, float]]:
+    """Open cases of the same category near ``case`` (C1), limited to those ``actor`` may see."""
+    if case.lat is None or case.lng is None:
+        return []
+    found = nearby_open_cases(category_id=case.category_id, lat=case.lat, lng=case.lng, at=case.created_at,
+                              exclude_id=case.pk, radius_m=radius_m, hours=hours)
+    visible = set(cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
+    return [(c, d) for c, d in found if c.pk in visible]
+
+
+def category_list(*, include_inactive: bool = False) -> QuerySet[Category]:
+    qs = Category.objects.all()
+    return qs if include_inactive else qs.filter(is_active=True)
+
+
+def category_get(*, category_id: int) -> Category:
+    obj = Category.objects.filter(pk=category_id, is_active=True).first()
+    if obj is None:
+        raise NotFound("case.category_not_found")
+    return obj
+
+
+def routing_rule_list(*, actor: Any, region_id: int | None = None, category_id: int | None = None) -> QuerySet[RoutingRule]:
+    qs = RoutingRule.objects.for_actor(actor, CasePerm.CONFIG).select_related("region", "category", "organisation")
+    if region_id is not None:
+        qs = qs.filter(region_id=region_id)
+    if category_id is not None:
+        qs = qs.filter(category_id=category_id)
+    return qs
+
+
+def routing_rule_get(*, actor: Any, rule_id: int) -> RoutingRule:
+    obj = routing_rule_list(actor=actor).filter(pk=rule_id).first()
+    if obj is None:
+        raise NotFound("case.routing_rule_not_found")
+    return obj
+
+
+def notification_list(*, actor: Any, unread: bool | None = None) -> QuerySet[Notification]:
+    qs = Notification.objects.filter(recipient_id=actor.pk).select_related("case")
+    if unread is True:
+        qs = qs.filter(read_at__isnull=True)
+    elif unread is False:
+        qs = qs.filter(read_at__isnull=False)
+    return qs
+
+
+# ---- references named in requests (existence only: the services check scope and role) ------------
+
+
+def ref_organisation(org_id: int | None) -> Organisation | None:
+    """Dispatch targets are a public directory: any active organisation may be chosen."""
+    if org_id is None:
+        return None
+    obj = Organisation.objects.filter(pk=org_id, is_active=True).first()
+    if obj is None:
+        raise NotFound("org.not_found")
+    return obj
+
+
+def ref_account(account_id: int | None) -> Account | None:
+    if account_id is None:
+        return None
+    obj = Account.objects.filter(pk=account_id, is_active=True).first()
+    if obj is None:
+        raise NotFound("account.not_found")
+    return obj
+
+
+def ref_house(house_id: int | None) -> House | None:
+    if house_id is None:
+        return None
+    obj = House.objects.select_related("region").filter(pk=house_id).first()
+    if obj is None:
+        raise NotFound("place.house_not_found")
+    return obj
+
+
+def ref_region(region_id: int | None) -> Region | None:
+    if region_id is None:
+        return None
+    obj = Region.objects.filter(pk=region_id, is_active=True).first()
+    if obj is None:
+        raise NotFound("place.region_not_found")
+    return obj
+
+
+def ref_person(actor: Any, person_id: int | None) -> Any:
+    """A reporter picked by a hotline agent must be inside the agent's person.view scope."""
+    if person_id is None:
+        return None
+    from linli.people.models import Person
+
+    obj = Person.objects.for_actor(actor, "person.view").filter(pk=person_id).first()
+    if obj is None:
+        raise NotFound("person.not_found")
+    return obj
+
+
+def ref_case(actor: Any, case_id: int) -> Case:
+    return case_get(actor=actor, case_id=case_id)

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from linli.core.errors import DomainError, NotFound, Throttled
+from linli.core.errors import DomainError, Invalid, NotFound, Throttled
 from linli.core.middleware import client_ip
 from linli.core.pagination import paginate
 from linli.orgs import services as org_services
@@ -264,12 +264,16 @@ def person_search(request):
     actor = request.user
     form = PersonSearchForm(request.GET or None)
     ctx: dict = {"form": form, "searched": False}
+    status = 200
     if form.is_valid() and form.selector_kwargs():
-        qs = people.person_search(actor=actor, **form.selector_kwargs())
-        page = _page(request, qs)
-        ctx.update(page, searched=True, results=[{**person_brief(p, actor=actor), "region_name": p.region.name} for p in page["rows"]])
+        try:
+            page = _page(request, people.person_search(actor=actor, **form.selector_kwargs()))
+        except Invalid as exc:  # e.g. an ID number with a wrong check digit: say so next to the box
+            ctx["error"], status = exc, exc.status
+        else:
+            ctx.update(page, searched=True, results=[{**person_brief(p, actor=actor), "region_name": p.region.name} for p in page["rows"]])
     template = "console/people/_results.html" if is_htmx(request) else "console/people/search.html"
-    return render(request, template, ctx)
+    return render(request, template, ctx, status=status)
 
 
 @require_GET

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from linli.audit.models import AuditEntry
 from linli.orgs.perms import Perm
@@ -274,16 +274,19 @@ def test_U1_pages_have_landmarks_and_labels(world):
     assert '<label for="id_q"' in page
 
 
-def test_data_section_link_only_when_installed(world):
-    page = client_for(world.worker).get(reverse("console:home")).content.decode()
+def test_data_section_link_only_when_installed_and_permitted(world):
     try:
         data_url = reverse("console:data_home")
-    except Exception:
+    except NoReverseMatch:
         data_url = None
+    exporter = f.account("exporter", perms=[*VIEW_PERMS, Perm.DATA_EXPORT], scope=world.tree.community_a)
+    with_perm = client_for(exporter).get(reverse("console:home")).content.decode()
+    without = client_for(world.worker).get(reverse("console:home")).content.decode()
+    assert "/console/data/" not in without
     if data_url is None:
-        assert "/console/data/" not in page
+        assert "/console/data/" not in with_perm
     else:
-        assert data_url in page
+        assert f'href="{data_url}"' in with_perm
 
 
 # ---- query-count pins on list pages ------------------------------------------------------------

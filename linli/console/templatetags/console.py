@@ -31,12 +31,13 @@ def console_nav(request) -> list[dict]:
         ("console:estates", _("小区房屋"), Perm.PLACE_VIEW, {"estates", "estate", "building", "unit", "house"}),
         ("console:people", _("人员查询"), Perm.PERSON_VIEW, {"people", "person"}),
         ("console:groups", _("特殊人群"), Perm.SPECIAL_GROUP_VIEW, {"groups", "group"}),
-        ("console:data_home", _("导入导出"), None, None),
+        ("console:data_home", _("导入导出"), (Perm.DATA_IMPORT, Perm.DATA_EXPORT), None),
     ]
     out = []
     for name, label, perm, names in items:
         url = url_or_none(name)
-        if url is None or (perm is not None and not has_perm_anywhere(user, perm)):
+        perms = (perm,) if isinstance(perm, str) else perm or ()
+        if url is None or (perms and not any(has_perm_anywhere(user, p) for p in perms)):
             continue
         current = here in names if names is not None else request.path.startswith(url)
         out.append({"url": url, "label": label, "current": current})

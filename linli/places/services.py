@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Model
 
 from linli.audit.services import record, snapshot
@@ -156,7 +156,7 @@ def _year(value: Any, field: str = "built_year") -> None:
         raise Invalid("built_year.out_of_range", Msg("建成年份不合理", "Built year out of range"), detail={"field": field})
 
 
-def _choice(value: str, choices: type, field: str) -> None:
+def _choice(value: str, choices: type[models.TextChoices], field: str) -> None:
     if value not in choices.values:
         raise Invalid(f"{field}.invalid", Msg("{field}取值无效", "Invalid {field}"), field=field, detail={"field": field, "allowed": list(choices.values)})
 
@@ -309,7 +309,7 @@ def boundaries_import(*, actor: Any, feature_collection: dict, dry_run: bool = F
 
     def sort_key(item: tuple[int, Any]) -> int:
         props = item[1].get("properties") if isinstance(item[1], dict) else None
-        return level_rank.get((props or {}).get("level"), len(LEVEL_ORDER))
+        return level_rank.get(str((props or {}).get("level")), len(LEVEL_ORDER))
 
     with transaction.atomic():
         for index, feat in sorted(enumerate(features), key=sort_key):

@@ -237,3 +237,14 @@ def test_P2_cursor_pagination(api_as, tree, worker_a):
     assert seen == sorted(seen, reverse=True) and len(seen) == House.objects.count()
     assert c.get("places/houses", {"limit": 500}).status_code == 422
     assert c.get("places/regions", {"level": Level.GRID, "cursor": "!!"}).json()["code"] == "pagination.bad_cursor"
+
+
+def test_P1_region_roots_and_breadcrumb_selectors(tree, worker_a):
+    from linli.places import selectors
+
+    assert [r.pk for r in selectors.region_roots(actor=worker_a)] == [tree.community_a.pk]
+    officer = f.account(perms=[Perm.PLACE_VIEW], scope=tree.street)
+    assert [r.pk for r in selectors.region_roots(actor=officer)] == [tree.street.pk]
+    assert selectors.region_ancestors(tree.city) == []
+    assert [r.code for r in selectors.region_ancestors(tree.grid_b)] == ["370100", "370102", "370102001", "370102001002"]
+    assert [r.pk for r in selectors.region_children(actor=officer, region=tree.street)] == [tree.community_a.pk, tree.community_b.pk]

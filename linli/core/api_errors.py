@@ -22,7 +22,11 @@ def error_body(code: str, message: Msg | str, detail: dict | None = None) -> dic
 def install(api: NinjaAPI) -> None:
     @api.exception_handler(DomainError)
     def domain_error(request, exc: DomainError):
-        return api.create_response(request, exc.as_dict(), status=exc.status)
+        response = api.create_response(request, exc.as_dict(), status=exc.status)
+        retry_after = exc.detail.get("retry_after") if exc.status == 429 else None
+        if retry_after is not None:
+            response["Retry-After"] = str(int(retry_after))
+        return response
 
     @api.exception_handler(NinjaValidationError)
     def schema_error(request, exc: NinjaValidationError):

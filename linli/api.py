@@ -30,6 +30,7 @@ ROUTERS = [
     ("/jobs", "linli.core.api_jobs", "任务 jobs"),
     ("/cases", "linli.cases.api", "事 cases"),
     ("/iot", "linli.iot.api", "物 iot"),
+    ("/access", "linli.access.api", "门禁 access"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

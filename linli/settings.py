@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.cases",
     "linli.iot",
+    "linli.access",
     "linli.console",
     "linli.portal",
 ]

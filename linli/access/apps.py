@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "linli.access"
+    label = "access"
+    verbose_name = "门禁 · 凭证与通行"

@@ -42,6 +42,15 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_spatial_index(settings):
+    """Tests create and delete boundaries back to back: never reuse an index from a previous test."""
+    settings.LINLI_SPATIAL_INDEX_TTL = 0
+    from linli.places import spatial
+
+    spatial.invalidate()
+
+
+@pytest.fixture(autouse=True)
 def _immediate_tasks(settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports", "exports"]}}
 

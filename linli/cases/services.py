@@ -656,6 +656,15 @@ def case_rate(*, actor: Any, case: Case, score: int, comment: str = "") -> CaseR
 RULE_FIELDS = ("region", "category", "organisation", "time_limit_hours", "priority", "note", "is_active")
 
 
+def _save_rule(rule: RoutingRule) -> None:
+    clash = RoutingRule.objects.filter(region_id=rule.region_id, category_id=rule.category_id).exclude(pk=rule.pk)
+    if clash.exists():
+        raise Conflict("case.routing_rule_exists", Msg("该区域和分类已有派单规则", "A rule for this region and category exists"),
+                       detail={"rule": clash.values_list("pk", flat=True).first()})
+    rule.full_clean(validate_unique=False, validate_constraints=False)  # checked above; the DB enforces the rest
+    rule.save()
+
+
 def _check_config(actor: Any, region: Region) -> None:
     if not covers_any(actor, CasePerm.CONFIG):
         raise _forbidden(CasePerm.CONFIG)
@@ -669,8 +678,7 @@ def routing_rule_create(*, actor: Any, region: Region, organisation: Organisatio
     _check_config(actor, region)
     rule = RoutingRule(region=region, category=category, organisation=_organisation(organisation), time_limit_hours=time_limit_hours,
                        priority=priority or "", note=note, is_active=is_active)
-    rule.full_clean()
-    rule.save()
+    _save_rule(rule)
     record(actor=actor, action="case.routing_rule.create", obj=rule, after=snapshot(rule), region_path=region.path)
     return rule
 
@@ -689,8 +697,7 @@ def routing_rule_update(*, actor: Any, rule: RoutingRule, **changes: Any) -> Rou
         setattr(rule, k, "" if k == "priority" and v is None else v)
     if "region" in changes:
         _check_config(actor, rule.region)
-    rule.full_clean()
-    rule.save()
+    _save_rule(rule)
     record(actor=actor, action="case.routing_rule.update", obj=rule, before=before, after=snapshot(rule), region_path=rule.region.path)
     return rule
 

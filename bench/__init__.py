@@ -1,0 +1,1 @@
+"""Linli benchmarks: `python -m bench` (make bench)."""

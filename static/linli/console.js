@@ -17,10 +17,13 @@
       var chart = echarts.init(el, null, { renderer: "svg" });
       var option;
       if (c.kind === "pie") {
+        var values = {};
+        c.labels.forEach(function (l, i) { values[l] = c.values[i]; });
         option = {
           color: PALETTE, tooltip: { trigger: "item" },
-          legend: { bottom: 0, textStyle: { fontSize: size } },
-          series: [{ type: "pie", radius: ["30%", "55%"], center: ["50%", "45%"], label: { fontSize: size, formatter: "{b}\n{c}" },
+          legend: { bottom: 0, textStyle: { fontSize: size }, formatter: function (name) { return name + " " + values[name]; } },
+          series: [{ type: "pie", radius: ["35%", "68%"], center: ["50%", "44%"],
+            label: { position: "inside", formatter: "{c}", color: "#fff", fontWeight: "bold", fontSize: size },
             data: c.labels.map(function (l, i) { return { name: l, value: c.values[i] }; }).filter(function (d) { return d.value > 0; }) }]
         };
       } else {

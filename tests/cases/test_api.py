@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from linli.cases import services as svc
 from linli.cases.models import Case, CaseEvent, Notification, RoutingRule

@@ -187,17 +187,26 @@ def device_provision(
 
 @transaction.atomic
 def device_update(*, actor: Any, device: Device, changes: dict[str, Any]) -> Device:
+    """``changes`` uses column names for relations (region_id, house_id, …)."""
     check_perm_at(actor, IotPerm.DEVICE_EDIT, device.region.path)
     before = snapshot(device, DEVICE_AUDIT_FIELDS)
-    allowed = {"name", "vendor", "model", "region", "building", "house", "lat", "lng", "location_note", "owner_org", "gateway", "status", "device_type"}
+    allowed = {"name", "vendor", "model", "region_id", "building_id", "house_id", "lat", "lng", "location_note", "owner_org_id",
+               "gateway_id", "status", "device_type_id"}
     for k, v in changes.items():
         if k not in allowed:
             raise Invalid("device.bad_field", Msg("不能修改字段 {field}", "Field {field} cannot be changed"), field=k)
         setattr(device, k, v)
-    if "region" in changes or "building" in changes or "house" in changes:
-        if "region" not in changes:
+    for rel in ("region", "building", "house", "owner_org", "gateway", "device_type"):
+        device._state.fields_cache.pop(rel, None)
+    if {"region_id", "building_id", "house_id"} & set(changes):
+        if "region_id" not in changes:
             device.region_id = None
         _place_device(device)
+    if "status" in changes or "device_type_id" in changes:
+        from .ingest import DIRECTORY
+
+        DIRECTORY.clear()  # this process at once; other workers within DIRECTORY_TTL seconds
+        transaction.on_commit(DIRECTORY.clear)
     new_path = Region.objects.filter(pk=device.region_id).values_list("path", flat=True).get()
     check_perm_at(actor, IotPerm.DEVICE_EDIT, new_path)
     _validate_device(device)
@@ -438,8 +447,8 @@ def check_alarm_action(actor: Any, alarm: Alarm, *, to: str) -> None:
     check_perm_at(actor, IotPerm.ALARM_ACK, alarm.region.path)
     allowed = {AlarmStatus.ACKNOWLEDGED: {AlarmStatus.ACTIVE}, AlarmStatus.CLEARED: {AlarmStatus.ACTIVE, AlarmStatus.ACKNOWLEDGED}}[to]
     if alarm.status not in allowed:
-        raise Conflict("alarm.invalid_transition", Msg("告警当前状态为“{status}”，不能执行此操作", "The alarm is {status}; this action is not possible"),
-                       status=alarm.get_status_display(), detail={"status": alarm.status})
+        raise Conflict("alarm.invalid_transition", Msg("告警当前状态为“{state}”，不能执行此操作", "The alarm is {state}; this action is not possible"),
+                       state=alarm.get_status_display(), detail={"status": alarm.status})
 
 
 @transaction.atomic

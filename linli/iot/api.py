@@ -1,0 +1,291 @@
+"""/api/v1/iot — device types, devices, telemetry, rules, alarms, notifications, HTTP ingest (D1–D6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+
+from linli.core.errors import DomainError, Invalid, NotFound
+from linli.core.i18n import Msg
+from linli.core.pagination import paginate
+from linli.core.schemas import ERRORS, Page
+from linli.orgs.models import Organisation
+from linli.places.models import Building, House, Region
+
+from . import selectors, services
+from .ingest import InMessage, ingest_batch
+from .models import DeviceType
+from .perms import IotPerm
+from .schemas import (
+    AlarmActionIn,
+    AlarmOut,
+    CredentialsOut,
+    DeviceIn,
+    DeviceOut,
+    DevicePatch,
+    DeviceTypeIn,
+    DeviceTypeOut,
+    DeviceTypePatch,
+    ImportOut,
+    IngestOut,
+    NotificationOut,
+    ProvisionedOut,
+    ReadingOut,
+    RuleIn,
+    RuleOut,
+    RulePatch,
+)
+
+router = Router()
+
+
+def _page(qs, cursor, limit, order="-id"):
+    rows, nxt = paginate(qs, cursor=cursor, limit=limit, order=order)
+    return {"items": rows, "next_cursor": nxt}
+
+
+def _creds(c: services.Credentials) -> CredentialsOut:
+    return CredentialsOut(access_token=c.access_token, mqtt_username=c.mqtt_username, mqtt_password=c.mqtt_password)
+
+
+def _get(model, pk, code):
+    if pk is None:
+        return None
+    obj = model.objects.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(code)
+    return obj
+
+
+# ---- device types --------------------------------------------------------------------------------
+class TypeFilter(Schema):
+    q: str | None = None
+    category: str | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/device-types", response={200: Page[DeviceTypeOut], **ERRORS})
+def device_types(request: HttpRequest, f: Query[TypeFilter]):
+    return _page(selectors.device_type_list(q=f.q, category=f.category), f.cursor, f.limit, order="id")
+
+
+@router.get("/device-types/{type_id}", response={200: DeviceTypeOut, **ERRORS})
+def device_type_detail(request: HttpRequest, type_id: int):
+    return selectors.device_type_get(device_type_id=type_id)
+
+
+@router.post("/device-types", response={201: DeviceTypeOut, **ERRORS})
+def device_type_create(request: HttpRequest, payload: DeviceTypeIn):
+    return Status(201, services.device_type_create(actor=request.auth, **payload.dict()))
+
+
+@router.patch("/device-types/{type_id}", response={200: DeviceTypeOut, **ERRORS})
+def device_type_update(request: HttpRequest, type_id: int, payload: DeviceTypePatch):
+    obj = selectors.device_type_get(device_type_id=type_id)
+    return services.device_type_update(actor=request.auth, device_type=obj, changes=payload.dict(exclude_unset=True))
+
+
+# ---- devices -------------------------------------------------------------------------------------
+class DeviceFilter(Schema):
+    region_id: int | None = None
+    device_type: str | None = None
+    status: str | None = None
+    q: str | None = None
+    house_id: int | None = None
+    building_id: int | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/devices", response={200: Page[DeviceOut], **ERRORS})
+def devices(request: HttpRequest, f: Query[DeviceFilter]):
+    qs = selectors.device_list(actor=request.auth, region_id=f.region_id, device_type=f.device_type, status=f.status, q=f.q,
+                               house_id=f.house_id, building_id=f.building_id)
+    return _page(qs, f.cursor, f.limit)
+
+
+@router.post("/devices/import", response={200: ImportOut, **ERRORS})
+def device_import(request: HttpRequest, file: File[UploadedFile]):
+    if file.size > 2 * 1024 * 1024:
+        raise Invalid("import.too_large", Msg("文件不能超过2MB", "The file must not exceed 2 MB"))
+    out = services.device_import_csv(actor=request.auth, data=file.read())
+    return {
+        "created": [{"row": n, "device_id": d.pk, "serial": d.serial, "credentials": _creds(c)} for n, d, c in out.created],
+        "errors": out.errors,
+    }
+
+
+@router.get("/devices/{device_id}", response={200: DeviceOut, **ERRORS})
+def device_detail(request: HttpRequest, device_id: int):
+    return selectors.device_get(actor=request.auth, device_id=device_id)
+
+
+@router.post("/devices", response={201: ProvisionedOut, **ERRORS})
+def device_create(request: HttpRequest, payload: DeviceIn):
+    dtype = DeviceType.objects.filter(code=payload.device_type).first()
+    if dtype is None:
+        raise Invalid("device.unknown_type", Msg("未知设备类型", "Unknown device type"))
+    gateway = selectors.device_get(actor=request.auth, device_id=payload.gateway_id, perm=IotPerm.DEVICE_EDIT) if payload.gateway_id else None
+    device, creds = services.device_provision(
+        actor=request.auth, serial=payload.serial, device_type=dtype, region=_get(Region, payload.region_id, "region.not_found"),
+        building=_get(Building, payload.building_id, "building.not_found"), house=_get(House, payload.house_id, "house.not_found"),
+        name=payload.name, vendor=payload.vendor, model=payload.model, lat=payload.lat, lng=payload.lng, location_note=payload.location_note,
+        owner_org=_get(Organisation, payload.owner_org_id, "org.not_found"), gateway=gateway, status=payload.status,
+    )
+    device = selectors.device_get(actor=request.auth, device_id=device.pk, perm=IotPerm.DEVICE_EDIT)
+    return Status(201, {"device": device, "credentials": _creds(creds)})
+
+
+@router.patch("/devices/{device_id}", response={200: DeviceOut, **ERRORS})
+def device_update(request: HttpRequest, device_id: int, payload: DevicePatch):
+    device = selectors.device_get(actor=request.auth, device_id=device_id, perm=IotPerm.DEVICE_EDIT)
+    services.device_update(actor=request.auth, device=device, changes=payload.dict(exclude_unset=True))
+    return selectors.device_get(actor=request.auth, device_id=device_id)
+
+
+@router.post("/devices/{device_id}/credentials", response={200: CredentialsOut, **ERRORS})
+def device_reset_credentials(request: HttpRequest, device_id: int):
+    device = selectors.device_get(actor=request.auth, device_id=device_id, perm=IotPerm.DEVICE_EDIT)
+    return _creds(services.device_reset_credentials(actor=request.auth, device=device))
+
+
+class HistoryFilter(Schema):
+    key: str
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/devices/{device_id}/telemetry", response={200: Page[ReadingOut], **ERRORS})
+def telemetry(request: HttpRequest, device_id: int, f: Query[HistoryFilter]):
+    qs = selectors.telemetry_history(actor=request.auth, device_id=device_id, key=f.key, since=f.since, until=f.until)
+    return _page(qs, f.cursor, f.limit, order="-ts")
+
+
+@router.get("/devices/{device_id}/latest", response={200: list[ReadingOut], **ERRORS})
+def latest(request: HttpRequest, device_id: int):
+    return selectors.latest_values(actor=request.auth, device_id=device_id)
+
+
+# ---- rules ---------------------------------------------------------------------------------------
+class RuleFilter(Schema):
+    device_type: str | None = None
+    device_id: int | None = None
+    kind: str | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/rules", response={200: Page[RuleOut], **ERRORS})
+def rules(request: HttpRequest, f: Query[RuleFilter]):
+    return _page(selectors.rule_list(actor=request.auth, device_type=f.device_type, device_id=f.device_id, kind=f.kind), f.cursor, f.limit)
+
+
+@router.get("/rules/{rule_id}", response={200: RuleOut, **ERRORS})
+def rule_detail(request: HttpRequest, rule_id: int):
+    return selectors.rule_get(actor=request.auth, rule_id=rule_id)
+
+
+@router.post("/rules", response={201: RuleOut, **ERRORS})
+def rule_create(request: HttpRequest, payload: RuleIn):
+    data = payload.dict()
+    type_code, device_id = data.pop("device_type"), data.pop("device_id")
+    dtype = DeviceType.objects.filter(code=type_code).first() if type_code else None
+    if type_code and dtype is None:
+        raise Invalid("device.unknown_type", Msg("未知设备类型", "Unknown device type"))
+    device = selectors.device_get(actor=request.auth, device_id=device_id, perm=IotPerm.RULE_EDIT) if device_id else None
+    return Status(201, services.rule_create(actor=request.auth, device_type=dtype, device=device, **data))
+
+
+@router.patch("/rules/{rule_id}", response={200: RuleOut, **ERRORS})
+def rule_update(request: HttpRequest, rule_id: int, payload: RulePatch):
+    rule = selectors.rule_get(actor=request.auth, rule_id=rule_id)
+    return services.rule_update(actor=request.auth, rule=rule, changes=payload.dict(exclude_unset=True))
+
+
+@router.delete("/rules/{rule_id}", response={204: None, **ERRORS})
+def rule_delete(request: HttpRequest, rule_id: int):
+    services.rule_delete(actor=request.auth, rule=selectors.rule_get(actor=request.auth, rule_id=rule_id))
+    return Status(204, None)
+
+
+# ---- alarms and notifications --------------------------------------------------------------------
+class AlarmFilter(Schema):
+    status: str | None = None
+    open: bool = False
+    severity: str | None = None
+    device_id: int | None = None
+    region_id: int | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/alarms", response={200: Page[AlarmOut], **ERRORS})
+def alarms(request: HttpRequest, f: Query[AlarmFilter]):
+    qs = selectors.alarm_list(actor=request.auth, status=f.status, open_only=f.open, severity=f.severity, device_id=f.device_id, region_id=f.region_id)
+    return _page(qs, f.cursor, f.limit)
+
+
+@router.get("/alarms/{alarm_id}", response={200: AlarmOut, **ERRORS})
+def alarm_detail(request: HttpRequest, alarm_id: int):
+    return selectors.alarm_get(actor=request.auth, alarm_id=alarm_id)
+
+
+@router.post("/alarms/{alarm_id}/ack", response={200: AlarmOut, **ERRORS})
+def alarm_ack(request: HttpRequest, alarm_id: int, payload: AlarmActionIn):
+    alarm = selectors.alarm_get(actor=request.auth, alarm_id=alarm_id)
+    services.alarm_acknowledge(actor=request.auth, alarm=alarm, note=payload.note)
+    return selectors.alarm_get(actor=request.auth, alarm_id=alarm_id)
+
+
+@router.post("/alarms/{alarm_id}/clear", response={200: AlarmOut, **ERRORS})
+def alarm_clear(request: HttpRequest, alarm_id: int, payload: AlarmActionIn):
+    alarm = selectors.alarm_get(actor=request.auth, alarm_id=alarm_id)
+    services.alarm_clear(actor=request.auth, alarm=alarm, note=payload.note)
+    return selectors.alarm_get(actor=request.auth, alarm_id=alarm_id)
+
+
+class NotificationFilter(Schema):
+    unread: bool = False
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.get("/notifications", response={200: Page[NotificationOut], **ERRORS})
+def notifications(request: HttpRequest, f: Query[NotificationFilter]):
+    return _page(selectors.notifications_for(actor=request.auth, unread=f.unread), f.cursor, f.limit)
+
+
+@router.post("/notifications/{notification_id}/read", response={200: NotificationOut, **ERRORS})
+def notification_read(request: HttpRequest, notification_id: int):
+    services.notification_mark_read(actor=request.auth, notification_id=notification_id)
+    return selectors.notifications_for(actor=request.auth).get(pk=notification_id)
+
+
+# ---- HTTP ingest (device token in the path, ThingsBoard style) -----------------------------------
+def _http_ingest(request: HttpRequest, token: str, kind: str):
+    device = selectors.device_by_token(token=token)
+    if device is None:
+        raise DomainError("iot.bad_token", Msg("设备令牌无效", "Invalid device access token"), status=401)
+    result = ingest_batch([InMessage(token, kind, request.body, by_token=True)], channel="http")
+    if result.rejected:
+        code = result.errors[0][1]
+        status = 403 if code == "device.inactive" else 400
+        raise DomainError(code, Msg("上报数据被拒绝：{reason}", "Payload rejected: {reason}"), status=status, reason=code)
+    return {"stored": result.stored, "duplicates": result.duplicates}
+
+
+@router.post("/http/{token}/telemetry", auth=None, response={200: IngestOut, **ERRORS})
+def http_telemetry(request: HttpRequest, token: str):
+    return _http_ingest(request, token, "telemetry")
+
+
+@router.post("/http/{token}/attributes", auth=None, response={200: IngestOut, **ERRORS})
+def http_attributes(request: HttpRequest, token: str):
+    return _http_ingest(request, token, "attributes")
+

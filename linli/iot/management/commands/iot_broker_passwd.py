@@ -1,0 +1,38 @@
+"""Write Mosquitto's password file from the device registry (D1/D2):
+``manage.py iot_broker_passwd --out /etc/mosquitto/linli.passwd [--service linli-ingest:PASSWORD]``.
+Inactive devices are left out, so deactivating a device locks it out at the next broker reload (SIGHUP)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from django.core.management.base import BaseCommand, CommandError
+
+from linli.iot.models import Device, DeviceStatus
+from linli.iot.services import mosquitto_hash
+
+
+class Command(BaseCommand):
+    help = "Write the Mosquitto password file for all active devices (+ service accounts)"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--out", required=True)
+        parser.add_argument("--service", action="append", default=[], help="username:password of a service account (repeatable)")
+
+    def handle(self, *args, **opts):
+        lines = []
+        for spec in opts["service"]:
+            user, sep, password = spec.partition(":")
+            if not sep or not user or not password:
+                raise CommandError("--service must be username:password")
+            lines.append(f"{user}:{mosquitto_hash(password)}")
+        rows = Device.objects.exclude(status=DeviceStatus.INACTIVE).values_list("mqtt_username", "mqtt_password_hash").order_by("id")
+        lines += [f"{u}:{h}" for u, h in rows.iterator(chunk_size=5000)]
+        directory = os.path.dirname(os.path.abspath(opts["out"]))
+        fd, tmp = tempfile.mkstemp(dir=directory)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, opts["out"])
+        self.stdout.write(f"{len(lines)} entries written to {opts['out']}")

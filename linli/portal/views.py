@@ -42,7 +42,7 @@ PURPOSE_HELP = {
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(label=_lazy("用户名或手机号"), max_length=150,
+    username = forms.CharField(label=_lazy("用户名"), max_length=150,
                                widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
     password = forms.CharField(label=_lazy("密码"), max_length=128, strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

@@ -42,7 +42,7 @@ def test_H2_U1_portal_login_my_home_and_elder_mode(page, live_server, resident):
     page.goto(base + "/portal/")
     expect(page).to_have_url(base + "/portal/login/?next=/portal/")
     axe(page)
-    page.get_by_label("用户名或手机号").fill("liu_ayi")
+    page.get_by_label("用户名").fill("liu_ayi")
     page.get_by_label("密码").fill(f.PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("刘阿姨，您好")

@@ -162,6 +162,7 @@ class Case(TimeStamped):
     )
     reporter_contact = EncryptedTextField("联系方式", blank=True)
     reporter_contact_masked = models.CharField("联系方式(脱敏)", max_length=40, blank=True)
+    external_ref = models.CharField("外部编号", max_length=64, blank=True, help_text="来源系统的编号（设备告警、Open311、12345），同渠道唯一")
     intake_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake_cases", verbose_name="登记人"
     )
@@ -218,6 +219,7 @@ class Case(TimeStamped):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=[s.value for s in Status]), name="case_status_valid"),
             models.CheckConstraint(condition=Q(channel__in=[c.value for c in Channel]), name="case_channel_valid"),
+            models.UniqueConstraint(fields=["channel", "external_ref"], condition=~Q(external_ref=""), name="case_unique_external_ref"),
             models.CheckConstraint(condition=Q(priority__in=[p.value for p in Priority]), name="case_priority_valid"),
             models.CheckConstraint(condition=Q(escalation_level__lte=2), name="case_escalation_level_range"),
             models.CheckConstraint(condition=Q(time_limit_hours__gt=0), name="case_time_limit_positive"),

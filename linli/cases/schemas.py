@@ -141,6 +141,7 @@ class CaseDetailOut(CaseOut):
     house_id: int | None
     photos: list[str]
     reporter_contact_masked: str
+    external_ref: str
     time_limit_hours: int
     working_hours: bool
     warn_at: dt.datetime

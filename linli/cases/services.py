@@ -369,11 +369,21 @@ def case_report(
     reporter_person: Any = None,
     reporter_contact: str = "",
     region: Region | None = None,
+    external_ref: str = "",
     now: dt.datetime | None = None,
 ) -> Case:
-    """File a case from any channel: locate → route → SLA clock → number → timeline → audit."""
+    """File a case from any channel: locate → route → SLA clock → number → timeline → audit.
+
+    ``external_ref`` (device alarm id, Open311 token, 12345 ticket number) makes intake idempotent:
+    a second report with the same channel and reference returns the first case unchanged."""
     if channel not in Channel.values:
         raise Invalid("case.channel_invalid", Msg("未知的来源渠道", "Unknown channel"), detail={"channel": channel})
+    external_ref = (external_ref or "").strip()[:64]
+    if external_ref:
+        existing = Case.objects.filter(channel=channel, external_ref=external_ref).select_related("region").first()
+        if existing is not None:
+            check_view(actor, existing)
+            return existing
     if not category.is_active:
         raise Invalid("case.category_inactive", Msg("该事件分类已停用", "This category is not in use"))
     title = (title or "").strip()
@@ -389,7 +399,7 @@ def case_report(
     is_resident = channel == Channel.PORTAL or getattr(actor, "kind", "") == AccountKind.RESIDENT
     case = Case(
         channel=channel, category=category, title=title[:120], description=description or "", lat=lat, lng=lng,
-        address=(address or (house.address if house else ""))[:200], region=grid, house=house, photos=photos,
+        address=(address or (house.address if house else ""))[:200], region=grid, house=house, photos=photos, external_ref=external_ref,
         reporter_person=reporter_person or (actor.person if is_resident and actor.person_id else None),
         reporter_account=actor if is_resident else None, reporter_contact=contact, reporter_contact_masked=masked,
         intake_by=None if is_resident else actor, status=S.REPORTED, priority=r.priority,

@@ -247,3 +247,14 @@ def test_C1_categories_and_case_numbers(world, api_as):
     a, b = report(w), report(w)
     assert int(b.number[-4:]) == int(a.number[-4:]) + 1 and a.number[1:9] == b.number[1:9]
     assert CaseEvent.objects.filter(case=a).count() == 1
+
+
+def test_C1_iot_alarm_intake_is_idempotent_by_external_ref(world):
+    w = world
+    device = f.account("iot-gateway", perms=["case.view", "case.intake"], scope=w.tree.district, kind="service")
+    first = report(w, actor=device, channel="iot", category=w.urgent, title="井盖位移告警", external_ref="alarm-42")
+    again = report(w, actor=device, channel="iot", category=w.urgent, title="井盖位移告警", external_ref="alarm-42")
+    assert again.pk == first.pk and Case.objects.filter(channel="iot").count() == 1
+    assert first.priority == "urgent" and not first.working_hours and first.reporter_account is None
+    other = report(w, actor=device, channel="iot", category=w.urgent, title="另一告警", external_ref="alarm-43")
+    assert other.pk != first.pk

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from linli.core.errors import NotFound
@@ -123,6 +123,20 @@ def case_get_by_number(*, actor: Any, number: str) -> Case:
     if pk is None:
         raise NotFound("case.not_found")
     return case_get(actor=actor, case_id=pk)
+
+
+def case_get_by_external_ref(*, actor: Any, channel: str, external_ref: str) -> Case:
+    pk = Case.objects.filter(channel=channel, external_ref=external_ref[:64]).values_list("pk", flat=True).first() if external_ref else None
+    if pk is None:
+        raise NotFound("case.not_found")
+    return case_get(actor=actor, case_id=pk)
+
+
+def case_status_notes(*, case_ids: list[int]) -> dict[int, str]:
+    """Per case, the latest non-empty note of an event in its current state (one query)."""
+    last = CaseEvent.objects.filter(case_id=OuterRef("pk"), to_status=OuterRef("status")).exclude(note="").order_by("-seq")
+    rows = Case.objects.filter(pk__in=case_ids).annotate(note=Subquery(last.values("note")[:1])).values_list("pk", "note")
+    return {pk: note or "" for pk, note in rows}
 
 
 def case_timeline(*, case: Case) -> list[CaseEvent]:

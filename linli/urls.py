@@ -13,6 +13,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("console/", include("linli.console.urls")),
     path("portal/", include("linli.portal.urls")),
+    path("open311/v2/", include("linli.open311.urls")),
 ]
 
 if settings.DEBUG:

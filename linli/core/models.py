@@ -81,3 +81,6 @@ class JobError(models.Model):
         verbose_name = "任务错误"
         verbose_name_plural = verbose_name
         indexes = [models.Index(fields=["job", "row"])]
+
+    def __str__(self) -> str:
+        return f"{self.row}: {self.code}"

@@ -61,3 +61,11 @@ class RevealForm(forms.Form):
 
 def special_group_choices() -> list[tuple[str, str]]:
     return list(SpecialGroup.choices)
+
+
+TOKEN_LIFETIMES = [("30", _("30 天")), ("90", _("90 天")), ("365", _("1 年"))]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label=_("令牌名称（用途）"), max_length=50)
+    days = forms.TypedChoiceField(label=_("有效期"), choices=TOKEN_LIFETIMES, coerce=int, initial="90")

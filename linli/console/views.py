@@ -6,10 +6,13 @@ DomainError (NotFound → 404, Forbidden → 403, Invalid → 422 …) is shown 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import auth
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from linli.core.errors import DomainError, Invalid, NotFound, Throttled
 from linli.core.middleware import client_ip
 from linli.core.pagination import paginate
+from linli.orgs import selectors as org_selectors
 from linli.orgs import services as org_services
-from linli.orgs.perms import Perm, covers
+from linli.orgs.perms import PERM_LABELS, Perm, covers
 from linli.orgs.selectors import has_perm_anywhere, my_permissions
 from linli.people import selectors as people
 from linli.people import services as people_services
@@ -27,7 +31,15 @@ from linli.places import selectors as places
 
 from . import dashboard
 from .access import console_view, is_console_user, is_htmx
-from .forms import LocateForm, LoginForm, NameSearchForm, PersonSearchForm, RevealForm, special_group_choices
+from .forms import (
+    LocateForm,
+    LoginForm,
+    NameSearchForm,
+    PersonSearchForm,
+    RevealForm,
+    TokenForm,
+    special_group_choices,
+)
 
 PAGE_SIZE = 50
 ELDER_COOKIE = "linli_elder"
@@ -125,6 +137,50 @@ def home(request):
     })
 
 
+# ---- me: profile, permissions, API tokens ----------------------------------------------------
+
+
+def _me_context(request, **extra) -> dict:
+    actor = request.user
+    perms = my_permissions(actor)
+    return {
+        "perms": [{"code": code, "label": PERM_LABELS.get(code, code), "regions": regions} for code, regions in perms.items()],
+        "tokens": org_selectors.tokens_for(actor=actor).order_by("-id")[:50],
+        "token_form": TokenForm(),
+        **extra,
+    }
+
+
+def _me_render(request, ctx: dict, status: int = 200):
+    template = "console/me/_tokens.html" if is_htmx(request) else "console/me/me.html"
+    return render(request, template, ctx, status=status)
+
+
+@require_GET
+@console_view
+def me(request):
+    return render(request, "console/me/me.html", _me_context(request))
+
+
+@require_POST
+@console_view
+def token_create(request):
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _me_render(request, _me_context(request, token_form=form), status=422)
+    expires_at = timezone.now() + dt.timedelta(days=form.cleaned_data["days"])
+    token, raw = org_services.token_create(actor=request.user, name=form.cleaned_data["name"], expires_at=expires_at)
+    return _me_render(request, _me_context(request, new_token=token, raw_token=raw))
+
+
+@require_POST
+@console_view
+def token_revoke(request, token_id: int):
+    token = org_selectors.token_get(actor=request.user, token_id=token_id)
+    org_services.token_revoke(actor=request.user, token=token)
+    return _me_render(request, _me_context(request, revoked=token))
+
+
 # ---- places --------------------------------------------------------------------------------
 
 
@@ -172,6 +228,14 @@ def region_boundaries(request, region_id: int):
              "properties": {"id": region.pk, "name": region.name, "code": region.code, "level": region.level, "self": True}}
         ]}
     return JsonResponse(data)
+
+
+@require_GET
+@console_view
+def region_coverage(request, region_id: int):
+    """Facility capacity against the population each kind serves (P3); loaded lazily by the region page."""
+    rows = places.facility_coverage(actor=request.user, region_id=region_id)
+    return render(request, "console/places/_coverage.html", {"rows": rows})
 
 
 @require_GET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 
 import pytest
 from django.test import Client
@@ -72,6 +73,8 @@ def pages_a(w: World) -> list[str]:
         reverse("console:person", args=[w.person_a.pk]),
         reverse("console:groups"),
         reverse("console:group", args=["elderly_alone"]),
+        reverse("console:me"),
+        reverse("console:region_coverage", args=[t.community_a.pk]),
     ]
 
 
@@ -80,6 +83,8 @@ def test_O2_every_console_page_renders_for_a_scoped_worker(world):
     for url in pages_a(world):
         r = c.get(url)
         assert r.status_code == 200, url
+    coverage = c.get(reverse("console:region_coverage", args=[world.tree.community_a.pk])).content.decode()
+    assert "长者食堂" in coverage and "40" in coverage
     page = c.get(reverse("console:house", args=[world.house_a.pk])).content.decode()
     assert "王秀英" in page and "实住" in page and world.id_a not in page
     assert world.id_a[:4] + "**********" + world.id_a[-4:] in page
@@ -108,6 +113,7 @@ def test_O2_objects_of_the_other_community_are_404(world):
         reverse("console:region", args=[t.community_b.pk]),
         reverse("console:region_children", args=[t.community_b.pk]),
         reverse("console:region_boundaries", args=[t.grid_b.pk]),
+        reverse("console:region_coverage", args=[t.community_b.pk]),
         reverse("console:region", args=[t.street.pk]),
         reverse("console:estate", args=[world.estate_b.pk]),
         reverse("console:building", args=[world.building_b.pk]),
@@ -328,3 +334,25 @@ def test_O2_list_pages_use_a_constant_number_of_queries(world, name, django_asse
     _grow(world, 8)
     with django_assert_max_num_queries(len(small)):
         assert c.get(urls[name]).status_code == 200
+
+
+def test_O2_me_page_tokens_are_shown_once_and_revocable(world):
+    from linli.orgs.models import ApiToken, hash_token
+
+    c = client_for(world.worker)
+    page = c.get(reverse("console:me")).content.decode()
+    assert "查看区域与房屋" in page and "甲社区" in page  # my permissions and where
+    r = c.post(reverse("console:token_create"), {"name": "巡查App", "days": "90"}, headers={"HX-Request": "true"})
+    body = r.content.decode()
+    raw = re.search(r'id="raw-token" class="token">([^<]+)<', body).group(1)
+    token = ApiToken.objects.get(key_hash=hash_token(raw))
+    assert token.account_id == world.worker.pk and token.expires_at is not None
+    assert raw not in c.get(reverse("console:me")).content.decode()  # shown once
+    assert c.post(reverse("console:token_create"), {"name": "", "days": "7"}).status_code == 422
+
+    other = f.account("other_staff", perms=VIEW_PERMS, scope=world.tree.community_b)
+    assert client_for(other).post(reverse("console:token_revoke", args=[token.pk])).status_code == 404
+    r = c.post(reverse("console:token_revoke", args=[token.pk]))
+    assert r.status_code == 200 and "已吊销" in r.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is not None

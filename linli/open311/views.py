@@ -79,7 +79,7 @@ def render(data: Any, fmt: str, *, root: str, item: str = "", status: int = 200)
             parent = ET.SubElement(top, item) if item else top
             for k, v in row.items():
                 _xml_value(parent, k, v)
-        body = '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode")
+        body = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(top, encoding="unicode")
     return HttpResponse(body, status=status, content_type=FORMATS[fmt])
 
 
@@ -163,7 +163,7 @@ def discovery(request: HttpRequest, *, fmt: str) -> HttpResponse:
         formats = ET.SubElement(el, "formats")
         for f in ep["formats"]:
             ET.SubElement(formats, "format").text = f
-    return HttpResponse('<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode"), content_type=FORMATS["xml"])
+    return HttpResponse('<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(top, encoding="unicode"), content_type=FORMATS["xml"])
 
 
 def _service(cat: Any, groups: dict[int, str]) -> dict[str, Any]:

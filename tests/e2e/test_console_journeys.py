@@ -95,3 +95,17 @@ def test_U1_elder_mode_at_phone_width(staff_page, live_server):
     assert_accessible(page)
     page.get_by_role("button", name="关闭长辈模式").click()
     expect(page.locator("html")).not_to_have_class("elder")
+
+
+def test_O2_my_settings_token_created_once_and_region_coverage(staff_page, live_server, e2e_tree):
+    page = staff_page
+    page.get_by_role("link", name="e2e_staff").click()
+    expect(page.get_by_role("heading", name="个人设置")).to_be_visible()
+    page.get_by_label("令牌名称（用途）").fill("巡查App")
+    page.get_by_role("button", name="创建令牌").click()
+    expect(page.locator("#raw-token")).to_have_text(re.compile(r"^lk_"))
+    expect(page.locator("#tokens table")).to_contain_text("巡查App")
+    assert_accessible(page)
+    page.goto(f"{live_server.url}/console/places/{e2e_tree.community_a.pk}/")
+    expect(page.get_by_role("table", name="设施服务能力覆盖")).to_be_visible()
+    assert_accessible(page)

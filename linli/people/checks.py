@@ -65,3 +65,23 @@ def subtree_ids(region_id: int) -> QuerySet:
     """Subquery of the ids of ``region_id`` and all its descendants (no extra round trip)."""
     root = Region.objects.order_by().filter(pk=region_id).values("path")[:1]
     return Region.objects.order_by().filter(path__startswith=Subquery(root)).values("id")
+
+
+def scope_region_ids(actor: Any, perm: str, *, within: int | None = None) -> list[int] | None:
+    """Ids of the regions where ``actor`` holds ``perm`` (optionally only under region ``within``), resolved
+    up front in one small query on the region table; None = unrestricted.
+
+    Big tables then filter on a literal ``region_id IN (…)``: PostgreSQL estimates it from statistics and,
+    for a single grid, walks the (region, id) index backwards in id order — no join, no sort.
+    """
+    paths = paths_for(actor, perm)
+    if paths is not None and not paths:
+        return []
+    if paths is None and within is None:
+        return None
+    qs = Region.objects.order_by()
+    if paths is not None:
+        qs = qs.filter(scope_q(Region, paths))
+    if within is not None:
+        qs = qs.filter(path__startswith=Subquery(Region.objects.order_by().filter(pk=within).values("path")[:1]))
+    return list(qs.values_list("id", flat=True))

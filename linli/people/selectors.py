@@ -19,7 +19,7 @@ from linli.core.validators import IdType, normalise_id_number, normalise_phone
 from linli.orgs.perms import Perm
 from linli.places.models import House, Region
 
-from .checks import has_perm_anywhere, has_perm_at, in_scope, subtree_ids
+from .checks import has_perm_anywhere, has_perm_at, in_scope, scope_region_ids, subtree_ids
 from .models import Consent, Household, Person, Relation, Residency, SpecialGroup, SpecialGroupTag
 
 _ID_TYPES_FOR_LOOKUP = (IdType.RESIDENT_ID, IdType.HK_MACAO_PERMIT, IdType.TAIWAN_PERMIT, IdType.FOREIGN_PERMANENT, IdType.PASSPORT)
@@ -73,7 +73,16 @@ def person_search(
     group: str | None = None,
 ) -> QuerySet:
     """Persons the actor may view (PERSON_VIEW), filtered. ID number / phone are exact (blind index)."""
-    qs = persons_scoped(actor)
+    region_ids = scope_region_ids(actor, Perm.PERSON_VIEW, within=region_id)
+    if group:
+        if group not in SpecialGroup.values:
+            raise Invalid("person.special_group_unknown", Msg("特殊人群类别无效", "Unknown special group"))
+        if not has_perm_anywhere(actor, Perm.SPECIAL_GROUP_VIEW):
+            raise Forbidden("person.special_group_forbidden", Msg("无权查看特殊人群", "You may not see special groups"))
+        special_ids = scope_region_ids(actor, Perm.SPECIAL_GROUP_VIEW, within=region_id)
+        if special_ids is not None:
+            region_ids = special_ids if region_ids is None else sorted(set(region_ids) & set(special_ids))
+    qs = Person.objects.all() if region_ids is None else Person.objects.filter(region_id__in=region_ids)
     if id_number:
         qs = qs.filter(id_number_index__in=_id_lookup_indexes(id_number))
     if phone:
@@ -85,16 +94,9 @@ def person_search(
         if len(tail) == 4 and tail[:3].isdigit() and (tail[3].isdigit() or tail[3] == "X"):
             cond |= Q(id_number_tail=tail) | Q(phone_tail=tail)
         qs = qs.filter(cond)
-    if region_id is not None:
-        qs = qs.filter(region_id__in=subtree_ids(region_id))
     if house_id is not None:
         qs = qs.filter(Exists(Residency.objects.filter(person_id=OuterRef("pk"), house_id=house_id, move_out__isnull=True)))
     if group:
-        if group not in SpecialGroup.values:
-            raise Invalid("person.special_group_unknown", Msg("特殊人群类别无效", "Unknown special group"))
-        if not has_perm_anywhere(actor, Perm.SPECIAL_GROUP_VIEW):
-            raise Forbidden("person.special_group_forbidden", Msg("无权查看特殊人群", "You may not see special groups"))
-        qs = in_scope(qs, actor, Perm.SPECIAL_GROUP_VIEW, "region")
         qs = qs.filter(Exists(SpecialGroupTag.objects.filter(person_id=OuterRef("pk"), group=group)))
     return _with_presentation(qs, actor)
 

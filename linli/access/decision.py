@@ -339,7 +339,7 @@ class AccessIndex:
         if cred.valid_until is not None and now >= cred.valid_until:
             return Decision(False, "credential_expired", **who)
         for gid, path, start, end in self.person_blocks.get(cred.person_id, ()):
-            if start <= now and (end is None or now < end) and (gid == g.id if gid is not None else g.path.startswith(path)):
+            if start <= now and (end is None or now < end) and (gid is None or gid == g.id):
                 return Decision(False, "blocked", **who)
         return self._entitled(g, cred.person_id, local, now, who)
 

@@ -250,7 +250,7 @@ def allowlist_entries(*, index: decision.AccessIndex, group: decision.GroupRow, 
                 person_ids[pid] = e.until.isoformat() if e.until else ""
     now = at.timestamp()
     blocked = {pid for pid, blocks in index.person_blocks.items()
-               for gid, path, start, end in blocks if (end is None or end > now) and (gid == group.id or (gid is None and group.path.startswith(path)))}
+               for gid, path, start, end in blocks if (end is None or end > now) and (gid is None or gid == group.id)}
     out = []
     for cid, kind, tag, vf, vu, pid in (C.objects.filter(person_id__in=list(person_ids), status="active").exclude(offline_tag="")
                                         .order_by("id").values_list("id", "kind", "offline_tag", "valid_from", "valid_until", "person_id")):

@@ -283,7 +283,7 @@ def holiday_remove(*, actor: Any, holiday: AccessHoliday) -> None:
 @transaction.atomic
 def block_add(*, actor: Any, reason: str, person: Person | None = None, group: GateGroup | None = None,
               starts_at: dt.datetime | None = None, ends_at: dt.datetime | None = None) -> AccessBlock:
-    """Temporarily block a person (everywhere in the actor's scope over them, or at ``group``) or a whole group."""
+    """Temporarily block a person (at every gate, or only at ``group``) or a whole group."""
     if person is None and group is None:
         raise Invalid("access.block_target", Msg("须指定人员或门禁组", "Name a person or a gate group"))
     region = group.region if group is not None else person.region

@@ -109,3 +109,25 @@ def test_O2_my_settings_token_created_once_and_region_coverage(staff_page, live_
     page.goto(f"{live_server.url}/console/places/{e2e_tree.community_a.pk}/")
     expect(page.get_by_role("table", name="设施服务能力覆盖")).to_be_visible()
     assert_accessible(page)
+
+
+def test_U1_every_console_page_passes_axe(staff_page, live_server, e2e_tree):
+    page = staff_page
+    base = live_server.url
+    house = e2e_tree.house
+    for path in [
+        "/console/",
+        f"/console/places/{e2e_tree.grid_a.pk}/",
+        "/console/places/locate/?lat=36.655&lng=117.005",
+        "/console/estates/",
+        f"/console/estates/{house.building.estate_id}/",
+        f"/console/buildings/{house.building_id}/",
+        f"/console/houses/{house.pk}/",
+        f"/console/people/{e2e_tree.person.pk}/",
+        "/console/groups/",
+        "/console/groups/elderly_alone/",
+        "/console/me/",
+    ]:
+        page.goto(base + path)
+        expect(page.locator("main h1")).to_be_visible()
+        assert_accessible(page)

@@ -96,10 +96,15 @@ def run(devices: int = 1000, messages: int = 30_000, full: bool = False) -> dict
             devs = ensure_devices(devices)
             ids = list(Device.objects.filter(serial__in=[u for u, _ in devs]).values_list("id", flat=True))
             before = Telemetry.objects.filter(device_id__in=ids).count() if len(ids) < 20000 else 0
-            env = dict(os.environ, LINLI_LOG_LEVEL="WARNING")
-            worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "iot_ingest", "--url", url, "--client-id", "linli-bench"],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(4)
+            env = dict(os.environ)
+            log = Path(tmp) / "worker.log"
+            with open(log, "w") as out:
+                worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "iot_ingest", "--url", url, "--client-id", "linli-bench"],
+                                          cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 60
+            while "MQTT connected" not in log.read_text() and time.monotonic() < deadline and worker.poll() is None:
+                time.sleep(0.05)  # publishing before the worker's session exists would lose messages
+            time.sleep(0.5)
             t0 = time.perf_counter()
             pub = simulate.run(url, [u for u, _ in devs], rate=0, total=messages, kinds=[k for _, k in devs])
             # rows per message: smoke 2, gas 1, bin 2 → expected rows from the simulator's schedule

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from linli.core.errors import DomainError, Invalid, NotFound, Throttled
@@ -163,6 +164,7 @@ def me(request):
 
 
 @require_POST
+@never_cache
 @console_view
 def token_create(request):
     form = TokenForm(request.POST)
@@ -355,6 +357,7 @@ def person_detail(request, person_id: int):
 
 
 @require_POST
+@never_cache
 @console_view
 def person_reveal(request, person_id: int):
     actor = request.user

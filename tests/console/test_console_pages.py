@@ -206,6 +206,7 @@ def test_H1_reveal_needs_the_permission_and_a_purpose_and_is_audited(world):
     r = c.post(url, {"reveal": ["id_number", "phone"], "purpose": "上门核实身份信息"}, headers={"HX-Request": "true"})
     body = r.content.decode()
     assert r.status_code == 200 and world.id_a in body and "+8613911112222" in body
+    assert "no-store" in r["Cache-Control"]
     entry = AuditEntry.objects.filter(action="person.reveal").order_by("-seq").first()
     assert AuditEntry.objects.filter(action="person.reveal").count() == before + 1
     assert entry.actor_id == revealer.pk and entry.channel == "console" and entry.detail["purpose"] == "上门核实身份信息"

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 from ninja.security import HttpBearer
 
 from linli.core.errors import Forbidden, NotFound
@@ -101,7 +101,7 @@ def create_group(request, payload: GroupIn):
     g = svc.gate_group_create(actor=request.auth, code=payload.code, name=payload.name, level=payload.level,
                               estate=_ref(Estate, payload.estate_id), building=_ref(Building, payload.building_id),
                               unit=_ref(Unit, payload.unit_id), is_active=payload.is_active)
-    return 201, g
+    return Status(201, g)
 
 
 @router.get("/groups/{group_id}", response={200: GroupOut, **ERRORS}, summary="门禁组详情")
@@ -118,7 +118,7 @@ def patch_group(request, group_id: int, payload: GroupPatch):
 @router.delete("/groups/{group_id}", response={204: None, **ERRORS}, summary="删除门禁组")
 def delete_group(request, group_id: int):
     svc.gate_group_delete(actor=request.auth, group=sel.group_get(actor=request.auth, group_id=group_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/gates", response={200: Page[GateOut], **ERRORS}, summary="门禁点列表")
@@ -132,7 +132,7 @@ def create_gate(request, payload: GateIn):
     gate, raw = svc.gate_create(actor=request.auth, code=payload.code, name=payload.name, group=group, kind=payload.kind,
                                 device_serial=payload.device_serial)
     gate.token = raw
-    return 201, gate
+    return Status(201, gate)
 
 
 @router.get("/gates/{gate_id}", response={200: GateOut, **ERRORS}, summary="门禁点详情")
@@ -152,7 +152,7 @@ def patch_gate(request, gate_id: int, payload: GatePatch):
 @router.delete("/gates/{gate_id}", response={204: None, **ERRORS}, summary="删除门禁点（无通行记录时）")
 def delete_gate(request, gate_id: int):
     svc.gate_delete(actor=request.auth, gate=sel.gate_get(actor=request.auth, gate_id=gate_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/gates/{gate_id}/token", response={200: TokenOut, **ERRORS}, summary="重置设备令牌")
@@ -176,13 +176,13 @@ def create_rule(request, payload: RuleIn):
         raise NotFound("access.role_not_found")
     rule = svc.rule_create(actor=request.auth, group=group, audience=payload.audience, role=role, weekdays=payload.weekdays,
                            start_minute=payload.start_minute, end_minute=payload.end_minute, name=payload.name)
-    return 201, rule
+    return Status(201, rule)
 
 
 @router.delete("/rules/{rule_id}", response={204: None, **ERRORS}, summary="删除通行时段规则")
 def delete_rule(request, rule_id: int):
     svc.rule_delete(actor=request.auth, rule=sel.rule_get(actor=request.auth, rule_id=rule_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/holidays", response={200: Page[HolidayOut], **ERRORS}, summary="门禁节假日")
@@ -192,13 +192,13 @@ def list_holidays(request, cursor: str | None = None, limit: int | None = None):
 
 @router.post("/holidays", response={201: HolidayOut, **ERRORS}, summary="新增节假日")
 def create_holiday(request, payload: HolidayIn):
-    return 201, svc.holiday_add(actor=request.auth, region=_ref(Region, payload.region_id), date=payload.date, name=payload.name)
+    return Status(201, svc.holiday_add(actor=request.auth, region=_ref(Region, payload.region_id), date=payload.date, name=payload.name))
 
 
 @router.delete("/holidays/{holiday_id}", response={204: None, **ERRORS}, summary="删除节假日")
 def delete_holiday(request, holiday_id: int):
     svc.holiday_remove(actor=request.auth, holiday=sel.holiday_get(actor=request.auth, holiday_id=holiday_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/blocks", response={200: Page[BlockOut], **ERRORS}, summary="临时禁行列表")
@@ -211,7 +211,7 @@ def create_block(request, payload: BlockIn):
     group = sel.group_get(actor=request.auth, group_id=payload.group_id) if payload.group_id else None
     b = svc.block_add(actor=request.auth, reason=payload.reason, person=_ref(Person, payload.person_id), group=group,
                       starts_at=payload.starts_at, ends_at=payload.ends_at)
-    return 201, b
+    return Status(201, b)
 
 
 @router.post("/blocks/{block_id}/lift", response={200: BlockOut, **ERRORS}, summary="解除禁行")
@@ -236,7 +236,7 @@ def issue_credential(request, payload: CredentialIn):
                              valid_until=payload.valid_until)
     c.other_ways = svc.other_ways_in(person)
     c.offer_card_or_qr = not c.other_ways
-    return 201, c
+    return Status(201, c)
 
 
 @router.get("/credentials/{credential_id}", response={200: CredentialOut, **ERRORS}, summary="凭证详情")
@@ -293,7 +293,7 @@ def create_invite(request, payload: InviteIn):
     inv = svc.visitor_invite(actor=request.auth, house=_ref(House, payload.house_id), visitor_name=payload.visitor_name,
                              valid_from=payload.valid_from, valid_until=payload.valid_until, visitor_phone=payload.visitor_phone,
                              plate=payload.plate)
-    return 201, inv
+    return Status(201, inv)
 
 
 @router.post("/my/invites/{invite_id}/confirm", response={200: InviteOut, **ERRORS}, summary="确认/拒绝来访")
@@ -323,7 +323,7 @@ def register_visitor(request, payload: GateVisitorIn):
     inv = svc.visitor_register_at_gate(actor=request.auth, gate=gate, house=_ref(House, payload.house_id), visitor_name=payload.visitor_name,
                                        id_type=payload.id_type, id_number=payload.id_number, visitor_phone=payload.visitor_phone,
                                        plate=payload.plate, hours=payload.hours)
-    return 201, inv
+    return Status(201, inv)
 
 
 @router.post("/visitors/{invite_id}/confirm", response={200: InviteOut, **ERRORS}, summary="代住户确认来访（电话确认）")
@@ -349,7 +349,7 @@ def list_watch(request, kind: str | None = None, active: bool | None = True, cur
 def create_watch(request, payload: WatchIn):
     w = svc.watch_add(actor=request.auth, region=_ref(Region, payload.region_id), kind=payload.kind, reason=payload.reason,
                       policy=payload.policy, id_number=payload.id_number, plate=payload.plate, source=payload.source)
-    return 201, w
+    return Status(201, w)
 
 
 @router.delete("/watch-list/{entry_id}", response={200: WatchOut, **ERRORS}, summary="移出关注名单")

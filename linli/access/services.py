@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from linli.audit.services import record, snapshot
 from linli.core import pii
-from linli.core.errors import Conflict, Forbidden, Invalid, validation_detail
+from linli.core.errors import Conflict, Forbidden, Invalid, NotFound, validation_detail
 from linli.core.i18n import Msg
 from linli.core.validators import normalise_id_number, normalise_phone
 from linli.orgs.models import hash_token
-from linli.orgs.perms import check_perm_at
+from linli.orgs.perms import check_perm_at, covers
 from linli.people.models import Consent, ConsentPurpose, Person, Residency
 from linli.places.models import Building, Estate, House, Region, Unit
 
@@ -371,6 +371,9 @@ def credential_issue(*, actor: Any, person: Person, kind: str, house: House | No
         index, tag = tokens.secret_index(kind, ref), tokens.offline_tag(kind, ref)
     if kind == CredentialKind.QR and house is None:
         raise Invalid("access.qr_needs_house", Msg("二维码凭证须关联房屋", "QR credentials belong to a house"))
+    taken = Conflict("access.credential_taken", Msg("该卡号/密码/模板已在使用", "This card, PIN or template is already in use"))
+    if index and Credential.objects.filter(kind=kind, secret_index=index).exclude(status=CredentialStatus.REVOKED).exists():
+        raise taken
     c = Credential(person=person, house=house, region=house.region if house else person.region, kind=kind, secret_index=index,
                    secret_tail=tail, offline_tag=tag, template_ref=ref, valid_from=valid_from or timezone.now(),
                    valid_until=valid_until, issued_by=_actor_id(actor))
@@ -379,7 +382,7 @@ def credential_issue(*, actor: Any, person: Person, kind: str, house: House | No
         with transaction.atomic():
             c.save()
     except IntegrityError as exc:
-        raise Conflict("access.credential_taken", Msg("该卡号/密码/模板已在使用", "This card, PIN or template is already in use")) from exc
+        raise taken from exc
     record(actor=actor, action="access.credential_issue", obj=c, after=snapshot(c, fields=CRED_AUDIT), region_path=path)
     changed("credential", c.pk)
     return c
@@ -559,8 +562,8 @@ def host_confirm(*, actor: Any, invite: VisitorInvite, accept: bool = True) -> V
     inv = VisitorInvite.objects.select_for_update().select_related("house__building", "region").get(pk=invite.pk)
     host_ok = getattr(actor, "person_id", None) and Residency.objects.filter(
         house_id=inv.house_id, person_id=actor.person_id, move_out__isnull=True).exists()
-    if not host_ok:
-        check_perm_at(actor, P.VISITOR_DESK, inv.region.path)
+    if not host_ok and not covers(actor, P.VISITOR_DESK, inv.region.path):
+        raise NotFound("access.invite_not_found")
     if inv.status != InviteStatus.PENDING:
         raise Conflict("access.invite_state", Msg("该访客记录不是待确认状态", "This visit is not pending"), detail={"status": inv.status})
     before = snapshot(inv, fields=INVITE_AUDIT)

@@ -112,6 +112,11 @@ def consent(person, purpose: str):
     """The person grants consent themself, in the portal (H6)."""
     from linli.people.services import consent_grant
 
-    acc = getattr(person, "account", None) if hasattr(person, "account") else None
-    acc = acc or f.account(kind="resident", person=person)
-    return consent_grant(actor=acc, person=person, purpose=purpose)
+    return consent_grant(actor=resident(person), person=person, purpose=purpose)
+
+
+def resident(person):
+    """The person's own portal account (created on first use)."""
+    from linli.orgs.models import Account
+
+    return Account.objects.filter(person=person).first() or f.account(kind="resident", person=person)

@@ -13,7 +13,7 @@ from linli.access.models import Audience
 from linli.people.models import Residency
 from tests import factories as f
 
-from .conftest import EPOCH, card, consent
+from .conftest import EPOCH, card, consent, resident
 
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY_8 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=SH)
@@ -176,7 +176,7 @@ def test_A3_card_number_normalised(site):
 
 
 def test_A1_A3_qr_token_expiry_tampering_and_revocation(site):
-    acc = f.account("owner1", kind="resident", person=site.owner)
+    acc = resident(site.owner)
     token, expires, cred = svc.qr_issue(actor=acc, person=site.owner)
     assert site.decide(site.main_gate, kind="qr", value=token).reason == "resident"
     assert site.decide(site.b1_door, kind="qr", value=token).allowed

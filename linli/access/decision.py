@@ -338,7 +338,7 @@ class AccessIndex:
             return Decision(False, "credential_not_yet_valid", **who)
         if cred.valid_until is not None and now >= cred.valid_until:
             return Decision(False, "credential_expired", **who)
-        for gid, path, start, end in self.person_blocks.get(cred.person_id, ()):
+        for gid, _path, start, end in self.person_blocks.get(cred.person_id, ()):
             if start <= now and (end is None or now < end) and (gid is None or gid == g.id):
                 return Decision(False, "blocked", **who)
         return self._entitled(g, cred.person_id, local, now, who)

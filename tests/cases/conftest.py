@@ -1,6 +1,6 @@
 import pytest
 
-from .world import make_world
+from .world import ensure_seed, make_world
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +20,8 @@ def _fresh_spatial_index():
 @pytest.fixture
 def world(tree):
     return make_world(tree)
+
+
+@pytest.fixture
+def seeded(db):
+    ensure_seed()

@@ -12,7 +12,7 @@ from linli.cases.models import Category, HolidayDay, RoutingRule
 
 from .world import A_LAT, A_LNG, local, report
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("seeded")]
 
 
 def due(start: dt.datetime, hours: float) -> dt.datetime:

@@ -11,7 +11,7 @@ from django.test import Client
 from linli.cases import services as svc
 from linli.cases.models import Case
 from tests import factories as f
-from tests.cases.world import A_LAT, A_LNG, B_LAT, B_LNG, make_world, report
+from tests.cases.world import A_LAT, A_LNG, B_LAT, B_LNG, ensure_seed, make_world, report
 
 pytestmark = pytest.mark.django_db
 BASE = "/open311/v2"
@@ -54,6 +54,7 @@ def test_C5_discovery_json_and_xml():
 
 
 def test_C5_services_and_definition(db):
+    ensure_seed()
     c = Client()
     services = c.get(f"{BASE}/services.json").json()
     road = next(s for s in services if s["service_code"] == "facility-road")

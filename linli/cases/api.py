@@ -3,6 +3,7 @@ transition as POST /cases/{id}/<action>, duplicates and merge, ratings, notifica
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from ninja import Query, Router
@@ -22,6 +23,7 @@ from .schemas import (
     DispatchIn,
     DuplicateOut,
     EventOut,
+    LeagueRowOut,
     MarkReadIn,
     MergeIn,
     NoteIn,
@@ -119,6 +121,16 @@ def list_notifications(request, unread: bool | None = None, cursor: str | None =
 @router.post("/notifications/read", response={200: CountOut, **ERRORS}, summary="标记通知已读")
 def mark_notifications_read(request, payload: MarkReadIn):
     return {"count": svc.notifications_mark_read(actor=request.auth, ids=payload.ids)}
+
+
+# ---- league tables (C4) ------------------------------------------------------------------------------------
+
+
+@router.get("/stats/league", response={200: list[LeagueRowOut], **ERRORS}, summary="考核排行（按月：按时率、重开率、满意度）")
+def league(request, month: str = Query(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+           by: str = Query("org", pattern="^(org|grid)$"), org_type: str | None = None):
+    year, mon = (int(x) for x in month.split("-"))
+    return sel.league_table(actor=request.auth, month=dt.date(year, mon, 1), by=by, org_type=org_type)
 
 
 # ---- cases (C1) ----------------------------------------------------------------------------------------------

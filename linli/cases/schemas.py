@@ -254,3 +254,17 @@ class MarkReadIn(Schema):
 
 class CountOut(Schema):
     count: int
+
+
+class LeagueRowOut(Schema):
+    id: int
+    name: str
+    cases: int
+    resolved: int
+    on_time: int
+    on_time_rate: float | None
+    reopened: int
+    reopen_rate: float | None
+    overdue_open: int
+    ratings: int
+    satisfaction: float | None

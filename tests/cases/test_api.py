@@ -258,3 +258,47 @@ def test_C1_iot_alarm_intake_is_idempotent_by_external_ref(world):
     assert first.priority == "urgent" and not first.working_hours and first.reporter_account is None
     other = report(w, actor=device, channel="iot", category=w.urgent, title="另一告警", external_ref="alarm-43")
     assert other.pk != first.pk
+
+
+def test_C4_league_table_per_month_by_department_and_grid(world, api_as):
+    import datetime as dt
+
+    import time_machine
+
+    w = world
+
+    def closed(org, *, late=False, score=None, reopen=False):
+        with time_machine.travel(dt.datetime(2026, 11, 10, 1, tzinfo=dt.UTC), tick=False):
+            case = report(w, actor=w.resident, channel="portal")
+            svc.case_accept(actor=w.worker_a, case=case)
+            svc.case_dispatch(actor=w.worker_a, case=case, to=org)
+        when = dt.datetime(2026, 12, 30, 1, tzinfo=dt.UTC) if late else dt.datetime(2026, 11, 10, 3, tzinfo=dt.UTC)
+        handler = w.handler if org == w.dept else w.handler2
+        with time_machine.travel(when, tick=False):
+            svc.case_start(actor=handler, case=case)
+            svc.case_resolve(actor=handler, case=case, note="ok")
+            svc.case_verify(actor=w.grid_worker_a, case=case)
+            svc.case_close(actor=w.worker_a, case=case)
+            if score:
+                svc.case_rate(actor=w.resident, case=case, score=score)
+            if reopen:
+                svc.case_reopen(actor=w.resident, case=case, note="again")
+        return case
+
+    closed(w.dept, score=5)
+    closed(w.dept, score=3, late=True)
+    closed(w.dept2, score=2, reopen=True)
+    with time_machine.travel(dt.datetime(2026, 10, 5, 1, tzinfo=dt.UTC), tick=False):
+        report(w)  # October: not in November's table
+    c = api_as(w.district_supervisor)
+    rows = c.get("cases/stats/league", {"month": "2026-11"}).json()
+    assert [r["name"] for r in rows] == ["区城市管理局", "区住房和城乡建设局"]
+    d1, d2 = rows
+    assert (d1["cases"], d1["resolved"], d1["on_time"], d1["on_time_rate"], d1["satisfaction"], d1["ratings"]) == (2, 2, 1, 0.5, 4.0, 2)
+    assert d2["reopened"] == 1 and d2["reopen_rate"] == 1.0 and d2["satisfaction"] == 2.0
+    grids = c.get("cases/stats/league", {"month": "2026-11", "by": "grid"}).json()
+    assert [(g["id"], g["cases"]) for g in grids] == [(w.tree.grid_a.pk, 3)]
+    assert c.get("cases/stats/league", {"month": "2026-11", "org_type": "property_company"}).json() == []
+    assert c.get("cases/stats/league", {"month": "2026-13"}).status_code == 422
+    # scope: community B's worker sees nothing of community A
+    assert api_as(w.worker_b).get("cases/stats/league", {"month": "2026-11"}).json() == []

@@ -8,6 +8,12 @@ import shutil
 import socket
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# No timing assertions in unit tests: hypothesis deadlines fail on a loaded 2-core CI machine.
+hypothesis_settings.register_profile("linli", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("linli")
 
 REQUIRE_SERVICES = os.environ.get("LINLI_REQUIRE_SERVICES") == "1"
 _skipped: list[str] = []

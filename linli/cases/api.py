@@ -164,7 +164,7 @@ def report_case(request, payload: ReportIn):
         address=payload.address, photos=payload.photos, reporter_person=sel.ref_person(actor, payload.reporter_person_id),
         reporter_contact=payload.reporter_contact, region=sel.ref_region(payload.region_id),
     )
-    case = sel.case_get(actor=actor, case_id=case.pk)
+    # The reply shows what the actor just filed and where it was routed; duplicates only if visible.
     case.duplicate_candidates = _dupes(sel.case_duplicates(actor=actor, case=case))
     return 201, case
 

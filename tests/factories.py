@@ -122,7 +122,7 @@ def building(est: Estate, grid: Region, number: str = "1") -> Building:
 
 
 def house(grid: Region, *, est: Estate | None = None, number: str | None = None, floor: int = 1) -> House:
-    est = est or estate(grid.get_parent())
+    est = est or estate(Region.objects.get_parent(grid))
     b = Building.objects.filter(estate=est, region=grid).first() or building(est, grid, str(next(_seq)))
     u, _ = Unit.objects.get_or_create(building=b, number="1")
     number = number or f"{floor}{next(_seq) % 100:02d}"

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from ninja import Query, Router
+from ninja import Status as Http
 
 from linli.core.pagination import paginate
 from linli.core.schemas import ERRORS, Page
@@ -80,7 +81,7 @@ def create_routing_rule(request, payload: RoutingRuleIn):
         category=sel.category_get(category_id=payload.category_id) if payload.category_id else None,
         time_limit_hours=payload.time_limit_hours, priority=payload.priority or "", note=payload.note, is_active=payload.is_active,
     )
-    return 201, rule
+    return Http(201, rule)
 
 
 @router.get("/routing-rules/{int:rule_id}", response={200: RoutingRuleOut, **ERRORS}, summary="派单规则详情")
@@ -107,7 +108,7 @@ def update_routing_rule(request, rule_id: int, payload: RoutingRulePatch):
 @router.delete("/routing-rules/{int:rule_id}", response={204: None, **ERRORS}, summary="删除派单规则")
 def delete_routing_rule(request, rule_id: int):
     svc.routing_rule_delete(actor=request.auth, rule=sel.routing_rule_get(actor=request.auth, rule_id=rule_id))
-    return 204, None
+    return Http(204, None)
 
 
 # ---- notifications ---------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def report_case(request, payload: ReportIn):
     )
     # The reply shows what the actor just filed and where it was routed; duplicates only if visible.
     case.duplicate_candidates = _dupes(sel.case_duplicates(actor=actor, case=case))
-    return 201, case
+    return Http(201, case)
 
 
 @router.get("/{int:case_id}", response={200: CaseDetailOut, **ERRORS}, summary="事件详情与时间线")
@@ -245,7 +246,7 @@ def co_handle(request, case_id: int, payload: CoHandleIn):
 @router.post("/{int:case_id}/comments", response={201: EventOut, **ERRORS}, summary="留言（可附照片）")
 def comment(request, case_id: int, payload: NoteIn):
     case = sel.case_get(actor=request.auth, case_id=case_id)
-    return 201, svc.case_comment(actor=request.auth, case=case, note=payload.note, photos=payload.photos)
+    return Http(201, svc.case_comment(actor=request.auth, case=case, note=payload.note, photos=payload.photos))
 
 
 @router.post("/{int:case_id}/escalate", response={200: CaseDetailOut, **ERRORS}, summary="督办升级")
@@ -267,4 +268,4 @@ def reopen(request, case_id: int, payload: NoteIn):
 @router.post("/{int:case_id}/rate", response={201: RatingOut, **ERRORS}, summary="满意度评价")
 def rate(request, case_id: int, payload: RateIn):
     case = sel.case_get(actor=request.auth, case_id=case_id)
-    return 201, svc.case_rate(actor=request.auth, case=case, score=payload.score, comment=payload.comment)
+    return Http(201, svc.case_rate(actor=request.auth, case=case, score=payload.score, comment=payload.comment))

@@ -333,7 +333,9 @@ def person_search(request):
     status = 200
     if form.is_valid() and form.selector_kwargs():
         try:
-            page = _page(request, people.person_search(actor=actor, **form.selector_kwargs()))
+            cursor = request.GET.get("cursor") or None
+            rows, next_cursor = people.person_page(actor=actor, cursor=cursor, limit=PAGE_SIZE, **form.selector_kwargs())
+            page = {"rows": rows, "next_cursor": next_cursor, "is_first_page": not cursor}
         except Invalid as exc:  # e.g. an ID number with a wrong check digit: say so next to the box
             ctx["error"], status = exc, exc.status
         else:

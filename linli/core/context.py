@@ -14,7 +14,7 @@ class RequestContext:
     request_id: str = ""
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("linli_request", default=RequestContext())
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("linli_request", default=RequestContext())  # noqa: B039 (frozen dataclass)
 
 
 def current() -> RequestContext:

@@ -52,9 +52,8 @@ def _region(region_id: int) -> Region:
 def list_persons(request, q: str | None = None, id_number: str | None = None, phone: str | None = None,
                  region_id: int | None = None, house_id: int | None = None, group: str | None = None,
                  cursor: str | None = None, limit: int = 50):
-    qs = selectors.person_search(actor=request.auth, q=q, id_number=id_number, phone=phone, region_id=region_id,
-                                 house_id=house_id, group=group)
-    rows, next_cursor = paginate(qs, cursor=cursor, limit=limit)
+    rows, next_cursor = selectors.person_page(actor=request.auth, cursor=cursor, limit=limit, q=q, id_number=id_number,
+                                              phone=phone, region_id=region_id, house_id=house_id, group=group)
     return {"items": [presenters.person_out(p, actor=request.auth) for p in rows], "next_cursor": next_cursor}
 
 

@@ -15,6 +15,7 @@ from linli.audit.services import record
 from linli.core import pii
 from linli.core.errors import Forbidden, Invalid, NotFound
 from linli.core.i18n import Msg
+from linli.core.pagination import paginate
 from linli.core.validators import IdType, normalise_id_number, normalise_phone
 from linli.orgs.perms import Perm
 from linli.places.models import House, Region
@@ -73,6 +74,37 @@ def person_search(
     group: str | None = None,
 ) -> QuerySet:
     """Persons the actor may view (PERSON_VIEW), filtered. ID number / phone are exact (blind index)."""
+    return _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)[0]
+
+
+def person_page(
+    *,
+    actor: Any,
+    cursor: str | None = None,
+    limit: int | None = None,
+    q: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    region_id: int | None = None,
+    house_id: int | None = None,
+    group: str | None = None,
+) -> tuple[list[Person], str | None]:
+    """One cursor page of person_search, read per region on the (region, id) index (see paginate)."""
+    qs, region_ids = _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)
+    partition = ("region_id", region_ids) if region_ids is not None else None
+    return paginate(qs, cursor=cursor, limit=limit, partition=partition)
+
+
+def _person_query(
+    *,
+    actor: Any,
+    q: str | None,
+    id_number: str | None,
+    phone: str | None,
+    region_id: int | None,
+    house_id: int | None,
+    group: str | None,
+) -> tuple[QuerySet, list[int] | None]:
     region_ids = scope_region_ids(actor, Perm.PERSON_VIEW, within=region_id)
     if group:
         if group not in SpecialGroup.values:
@@ -98,7 +130,7 @@ def person_search(
         qs = qs.filter(Exists(Residency.objects.filter(person_id=OuterRef("pk"), house_id=house_id, move_out__isnull=True)))
     if group:
         qs = qs.filter(Exists(SpecialGroupTag.objects.filter(person_id=OuterRef("pk"), group=group)))
-    return _with_presentation(qs, actor)
+    return _with_presentation(qs, actor), region_ids
 
 
 def person_get(*, actor: Any, person_id: int) -> Person:

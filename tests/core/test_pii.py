@@ -1,3 +1,4 @@
+import contextlib
 import datetime as dt
 
 import pytest
@@ -77,18 +78,14 @@ def test_H1_wrong_check_digit_rejected(birth, seq, digit):
 @given(st.text(max_size=30))
 def test_H1_arbitrary_text_never_crashes_id_parsing(text):
     for id_type, _ in IdType.CHOICES:
-        try:
+        with contextlib.suppress(Invalid):
             normalise_id_number(id_type, text)
-        except Invalid:
-            pass
 
 
 @given(st.text(max_size=25))
 def test_H1_arbitrary_text_never_crashes_phone_parsing(text):
-    try:
+    with contextlib.suppress(Invalid):
         assert normalise_phone(text).startswith("+")
-    except Invalid:
-        pass
 
 
 @pytest.mark.parametrize("raw", ["13812345678", "138 1234 5678", "+86 138-1234-5678", "0531-86081234"])

@@ -66,28 +66,6 @@ def _screenshot_on_failure(request):
         print(f"screenshot failed: {exc}")
 
 
-@pytest.fixture(autouse=True)
-def _audit_flushable(request):
-    """transactional_db empties tables with DELETE on SQLite, which the append-only audit trigger
-    refuses: after the test, clear the audit rows with the trigger briefly lifted (PG uses TRUNCATE)."""
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
-        yield
-        return
-    request.getfixturevalue("transactional_db")
-    yield
-    from importlib import import_module
-
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        return
-    create_trigger = import_module("linli.audit.migrations.0002_append_only_triggers").SQLITE[1]
-    with connection.cursor() as cur:
-        cur.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-        cur.execute("DELETE FROM audit_auditentry")
-        cur.execute(create_trigger)
-
-
 def assert_accessible(page, *, impacts: tuple[str, ...] = ("serious", "critical"), rules: dict | None = None) -> None:
     """Run axe-core (WCAG 2.1 A/AA) on the current page; fail listing serious/critical violations."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):

@@ -219,7 +219,8 @@ def test_H1_person_list_query_count_is_constant(tree, api_as, django_assert_max_
             f.residency(p, f.house(tree.grid_a))
     api = api_as(officer)
     api.get("people/persons")  # warm the token's last_used_at
-    with django_assert_max_num_queries(6):
+    # 7 on PostgreSQL: the per-region key merge of paginate(partition=…) is one more query, whatever n is.
+    with django_assert_max_num_queries(7):
         r = api.get("people/persons", {"limit": 200})
     assert len(r.json()["items"]) == n
 

@@ -5,6 +5,9 @@
     (bench.people; goal p95 ≤ 50 ms, constant query count). The database comes from DATABASE_URL or
     postgres://postgres@127.0.0.1:5432/linli_bench; it is created, migrated and loaded with
     ``demo --persons N`` when empty. Results are also written to bench/results/.
+(c) access decisions with 100,000 residents and 500 gates (bench.access, in memory; goal ≥3,000/s,
+    p99 ≤ 10 ms). Named only: ``--only ingest`` (MQTT → PostgreSQL, needs Mosquitto) and ``--only cases``
+    (intake and SLA sweep over 1M cases; its own database).
 ``--quick`` runs a small version of each (1,000 grids; 20,000 persons in linli_bench_quick).
 """
 
@@ -29,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persons", type=int, help="persons in the PostgreSQL registry (default 1,000,000; quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per scenario (default 200; quick 50)")
     ap.add_argument("--reload", action="store_true", help="drop and reload the bench database")
-    ap.add_argument("--only", choices=["point_lookup", "people"], help="run one benchmark")
+    ap.add_argument("--only", choices=["point_lookup", "people", "access", "ingest", "cases"],
+                    help="run one benchmark (ingest and cases run only when named: they need Mosquitto / a 1M-case load)")
     args = ap.parse_args(argv)
     persons = args.persons or (20_000 if args.quick else 1_000_000)
     requests = args.requests or (50 if args.quick else 200)
@@ -74,6 +78,23 @@ def main(argv: list[str] | None = None) -> int:
             section["postgres"] = cur.fetchone()[0]
         section["scenarios"] = people.run(requests=requests)
         report["people"] = section
+
+    if args.only in (None, "access"):
+        from bench import access
+
+        t0 = time.perf_counter()
+        report["access"] = access.run(residents=10_000, gates=50, decisions=5_000) if args.quick else access.run()
+        report["access"]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+
+    if args.only == "ingest":
+        from bench import ingest
+
+        report["ingest"] = ingest.run(devices=100, messages=3_000) if args.quick else ingest.run()
+
+    if args.only == "cases":
+        from bench import cases
+
+        return cases.main(["--cases", "20000", "--requests", "50"] if args.quick else [])
 
     text = json.dumps(report, ensure_ascii=False, indent=2)
     out_dir = ROOT / "bench" / "results"

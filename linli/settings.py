@@ -178,6 +178,15 @@ LINLI_LOGIN_WINDOW_SECONDS = int(os.environ.get("LINLI_LOGIN_WINDOW_SECONDS", "9
 LINLI_SPATIAL_INDEX_TTL = float(os.environ.get("LINLI_SPATIAL_INDEX_TTL", "2"))
 
 LINLI_MQTT_URL = os.environ.get("LINLI_MQTT_URL", "")
+
+# Cases (C1–C3, C5): working day for time limits, reopen window, "same problem" detection.
+LINLI_CASE_WORKDAY = os.environ.get("LINLI_CASE_WORKDAY", "08:30-12:00,13:30-17:30")
+LINLI_CASE_REOPEN_DAYS = int(os.environ.get("LINLI_CASE_REOPEN_DAYS", "7"))
+LINLI_CASE_DUPLICATE_RADIUS_M = float(os.environ.get("LINLI_CASE_DUPLICATE_RADIUS_M", "100"))
+LINLI_CASE_DUPLICATE_HOURS = float(os.environ.get("LINLI_CASE_DUPLICATE_HOURS", "72"))
+LINLI_OPEN311_JURISDICTION = os.environ.get("LINLI_OPEN311_JURISDICTION", "linli")
+if os.environ.get("LINLI_NOTIFIERS"):
+    LINLI_NOTIFIERS = tuple(n.strip() for n in os.environ["LINLI_NOTIFIERS"].split(",") if n.strip())
 LINLI_PUBLIC_URL = os.environ.get("LINLI_PUBLIC_URL", "http://127.0.0.1:8000")
 
 NINJA_PAGINATION_MAX_LIMIT = 200

@@ -32,7 +32,7 @@ def _special_exists(person_ref: str = "pk") -> Exists:
 
 def _with_presentation(qs: QuerySet, actor: Any) -> QuerySet:
     """select_related region, flag special-group members and prefetch tags for actors allowed to see them."""
-    qs = qs.select_related("region").annotate(has_special=_special_exists())
+    qs = qs.select_related("region").defer("region__boundary").annotate(has_special=_special_exists())
     if has_perm_anywhere(actor, Perm.SPECIAL_GROUP_VIEW):
         qs = qs.prefetch_related(Prefetch("special_tags", queryset=SpecialGroupTag.objects.order_by("group")))
     return qs
@@ -74,7 +74,8 @@ def person_search(
     group: str | None = None,
 ) -> QuerySet:
     """Persons the actor may view (PERSON_VIEW), filtered. ID number / phone are exact (blind index)."""
-    return _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)[0]
+    qs, region_ids = _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)
+    return qs if region_ids is None else qs.filter(region_id__in=region_ids)
 
 
 def person_page(
@@ -91,8 +92,12 @@ def person_page(
 ) -> tuple[list[Person], str | None]:
     """One cursor page of person_search, read per region on the (region, id) index (see paginate)."""
     qs, region_ids = _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)
-    partition = ("region_id", region_ids) if region_ids is not None else None
-    return paginate(qs, cursor=cursor, limit=limit, partition=partition)
+    if region_ids is None:
+        return paginate(qs, cursor=cursor, limit=limit)
+    if id_number or phone:  # exact lookups (blind index) are already selective
+        return paginate(qs.filter(region_id__in=region_ids), cursor=cursor, limit=limit)
+    # A scoped list reads per region on the (region, id) index; the partition is the scope restriction.
+    return paginate(qs, cursor=cursor, limit=limit, partition=("region_id", region_ids))
 
 
 def _person_query(
@@ -114,7 +119,7 @@ def _person_query(
         special_ids = scope_region_ids(actor, Perm.SPECIAL_GROUP_VIEW, within=region_id)
         if special_ids is not None:
             region_ids = special_ids if region_ids is None else sorted(set(region_ids) & set(special_ids))
-    qs = Person.objects.all() if region_ids is None else Person.objects.filter(region_id__in=region_ids)
+    qs = Person.objects.all()  # the scope (region_ids) is applied by the caller: person_search / person_page
     if id_number:
         qs = qs.filter(id_number_index__in=_id_lookup_indexes(id_number))
     if phone:

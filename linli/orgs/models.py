@@ -99,9 +99,12 @@ class Account(AbstractUser):
             return None
         cache = self.__dict__.setdefault("_scope_cache", {})
         if perm not in cache:
-            from .selectors import grants_for_account  # local: avoid import cycle at model load
+            grants = self.__dict__.get("_grants")
+            if grants is None:  # one query per account instance (a request), whatever perms are asked
+                from .selectors import grants_for_account  # local: avoid import cycle at model load
 
-            cache[perm] = [path for path, perms in grants_for_account(self) if perm in perms]
+                grants = self.__dict__["_grants"] = grants_for_account(self)
+            cache[perm] = [path for path, perms in grants if perm in perms]
         return cache[perm]
 
     def has_scoped_perm(self, perm: str) -> bool:

@@ -31,6 +31,7 @@ ROUTERS = [
     ("/cases", "linli.cases.api", "事 cases"),
     ("/iot", "linli.iot.api", "物 iot"),
     ("/access", "linli.access.api", "门禁 access"),
+    ("/parking", "linli.parking.api", "停车 parking"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "linli.cases",
     "linli.iot",
     "linli.access",
+    "linli.parking",
     "linli.console",
     "linli.portal",
 ]

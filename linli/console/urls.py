@@ -30,6 +30,7 @@ urlpatterns = [
     path("groups/<slug:group>/", views.group_list, name="group"),
 ]
 
-# Import and export pages live in their own module (linli/console/urls_data.py); mounted when present.
-if importlib.util.find_spec("linli.console.urls_data") is not None:
-    urlpatterns.append(path("data/", include("linli.console.urls_data")))
+# Domain sections live in their own modules (linli/console/urls_<section>.py); mounted when present.
+for prefix, module in (("data/", "urls_data"), ("cases/", "urls_cases"), ("iot/", "urls_iot"), ("parking/", "urls_parking")):
+    if importlib.util.find_spec(f"linli.console.{module}") is not None:
+        urlpatterns.append(path(prefix, include(f"linli.console.{module}")))

@@ -1,4 +1,6 @@
-from django.urls import path
+import importlib.util
+
+from django.urls import include, path
 
 from . import views
 
@@ -12,3 +14,8 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("consents/", views.consents, name="consents"),
 ]
+
+# Domain sections live in their own modules (linli/portal/urls_<section>.py); mounted when present.
+for _prefix, _module in (("cases/", "urls_cases"),):
+    if importlib.util.find_spec(f"linli.portal.{_module}") is not None:
+        urlpatterns.append(path(_prefix, include(f"linli.portal.{_module}")))

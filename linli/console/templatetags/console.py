@@ -31,6 +31,9 @@ def console_nav(request) -> list[dict]:
         ("console:estates", _("小区房屋"), Perm.PLACE_VIEW, {"estates", "estate", "building", "unit", "house"}),
         ("console:people", _("人员查询"), Perm.PERSON_VIEW, {"people", "person"}),
         ("console:groups", _("特殊人群"), Perm.SPECIAL_GROUP_VIEW, {"groups", "group"}),
+        ("console:cases_home", _("事件工单"), "case.view", None),
+        ("console:iot_home", _("设备告警"), ("device.view", "alarm.view"), None),
+        ("console:parking_home", _("停车"), "parking.view", None),
         ("console:data_home", _("导入导出"), (Perm.DATA_IMPORT, Perm.DATA_EXPORT), None),
     ]
     out = []

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ParkingConfig(AppConfig):
+    name = "linli.parking"
+    label = "parking"
+    verbose_name = "停车"

@@ -32,6 +32,7 @@ ROUTERS = [
     ("/iot", "linli.iot.api", "物 iot"),
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
+    ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "linli.iot",
     "linli.access",
     "linli.parking",
+    "linli.knowledge",
     "linli.console",
     "linli.portal",
 ]

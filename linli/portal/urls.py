@@ -16,6 +16,6 @@ urlpatterns = [
 ]
 
 # Domain sections live in their own modules (linli/portal/urls_<section>.py); mounted when present.
-for _prefix, _module in (("cases/", "urls_cases"),):
+for _prefix, _module in (("cases/", "urls_cases"), ("kb/", "urls_kb")):
     if importlib.util.find_spec(f"linli.portal.{_module}") is not None:
         urlpatterns.append(path(_prefix, include(f"linli.portal.{_module}")))

@@ -34,6 +34,7 @@ def console_nav(request) -> list[dict]:
         ("console:cases_home", _("事件工单"), "case.view", None),
         ("console:iot_home", _("设备告警"), ("device.view", "alarm.view"), None),
         ("console:parking_home", _("停车"), "parking.view", None),
+        ("console:kb_home", _("知识库"), "knowledge.view", None),
         ("console:data_home", _("导入导出"), (Perm.DATA_IMPORT, Perm.DATA_EXPORT), None),
     ]
     out = []

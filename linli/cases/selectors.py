@@ -321,3 +321,47 @@ def league_table(*, actor: Any, month: dt.date, by: str = "org", org_type: str |
         })
     out.sort(key=lambda x: (-(x["satisfaction"] or 0), -(x["on_time_rate"] or 0), -x["cases"], x["id"]))
     return out[:limit]
+
+
+# ---- console and portal pages (issue 4 surfaces) ---------------------------------------------------------
+
+
+def open_case_points(*, actor: Any, limit: int = 500) -> list[dict[str, Any]]:
+    """Open cases with a location that ``actor`` may see, newest first (the map of open cases)."""
+    rows = (
+        cases_for_actor(actor).filter(status__in=_OPEN, lat__isnull=False, lng__isnull=False)
+        .order_by("-id").values("id", "number", "title", "status", "lat", "lng", "due_at")[:limit]
+    )
+    return list(rows)
+
+
+def organisation_choices(*, limit: int = 300) -> list[Organisation]:
+    """Dispatch, transfer and co-handling targets: the directory of active organisations."""
+    return list(Organisation.objects.filter(is_active=True).only("id", "name", "type").order_by("type", "name", "id")[:limit])
+
+
+def handler_choices(*, case: Case, limit: int = 50) -> list[Account]:
+    """People a case may be given to: its grid worker, its current handler and the staff of its
+    responsible organisation."""
+    from .routing import grid_worker_for
+
+    ids = {case.assigned_account_id}
+    worker = grid_worker_for(case.region)
+    if worker is not None:
+        ids.add(worker.pk)
+    q = Q(pk__in=[i for i in ids if i])
+    if case.assigned_org_id:
+        q |= Q(organisation_id=case.assigned_org_id, kind="staff")
+    return list(Account.objects.filter(q, is_active=True).order_by("id")[:limit])
+
+
+def my_reported_cases(*, actor: Any) -> QuerySet[Case]:
+    """The cases a resident reported themselves (the portal's "my cases")."""
+    if not _authenticated(actor):
+        return Case.objects.none()
+    return Case.objects.filter(reporter_account_id=actor.pk).select_related("category")
+
+
+def case_rated(*, case: Case) -> bool:
+    """Whether the current round (after the last reopening) has been rated."""
+    return CaseRating.objects.filter(case=case, round=case.reopen_count).exists()

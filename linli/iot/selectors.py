@@ -138,3 +138,75 @@ def alarm_get(*, actor: Any, alarm_id: int, perm: str = IotPerm.ALARM_VIEW) -> A
 def notifications_for(*, actor: Any, unread: bool = False) -> QuerySet[AlarmNotification]:
     qs = AlarmNotification.objects.filter(account_id=actor.pk).select_related("alarm", "alarm__device")
     return qs.filter(read_at__isnull=True) if unread else qs
+
+
+# ---- console reads (device list/map/detail, alarm console) ----------------------------------------
+ONLINE_DEFAULT_MINUTES = 60
+SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2, "warning": 3}
+
+
+def online_cutoffs(*, now: dt.datetime) -> dict[int, dt.datetime]:
+    """Per device type: a device is online when it reported after this instant (the type's offline rule,
+    else ``ONLINE_DEFAULT_MINUTES``). One query over the small catalogue."""
+    minutes = dict(Rule.objects.filter(device_type__isnull=False, kind="offline", enabled=True).values_list("device_type_id", "offline_minutes"))
+    return {t: now - dt.timedelta(minutes=minutes.get(t) or ONLINE_DEFAULT_MINUTES) for t in DeviceType.objects.values_list("id", flat=True)}
+
+
+def filter_connectivity(qs: QuerySet[Device], *, online: bool, cutoffs: dict[int, dt.datetime]) -> QuerySet[Device]:
+    q = Q(pk__in=[])
+    for type_id, cut in cutoffs.items():
+        q |= Q(device_type_id=type_id, last_seen_at__gte=cut)
+    return qs.filter(q) if online else qs.exclude(q)
+
+
+def is_online(device: Device, cutoffs: dict[int, dt.datetime]) -> bool:
+    cut = cutoffs.get(device.device_type_id)
+    return bool(device.last_seen_at and cut and device.last_seen_at >= cut)
+
+
+def worst_open_severity(*, device_ids: list[int]) -> dict[int, str]:
+    """Device id → the most severe severity among its not-cleared alarms (devices without one omitted)."""
+    out: dict[int, str] = {}
+    rows = Alarm.objects.filter(device_id__in=device_ids).exclude(status="cleared").values_list("device_id", "severity")
+    for dev, sev in rows:
+        if dev not in out or SEVERITY_RANK.get(sev, 9) < SEVERITY_RANK.get(out[dev], 9):
+            out[dev] = sev
+    return out
+
+
+def device_map_points(*, actor: Any, region_id: int | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+    """Located devices in scope (own point, else the building's estate point), bounded by ``limit``,
+    each with the worst open alarm severity. Two queries."""
+    qs = device_list(actor=actor, region_id=region_id).select_related("building__estate").order_by("id")
+    points = []
+    for d in qs.filter(Q(lat__isnull=False) | Q(building__estate__lat__isnull=False))[:limit]:
+        lat, lng = (d.lat, d.lng) if d.lat is not None and d.lng is not None else (d.building.estate.lat, d.building.estate.lng)
+        if lat is None or lng is None:
+            continue
+        points.append({"id": d.pk, "serial": d.serial, "name": str(d), "type": d.device_type.name, "lat": lat, "lng": lng})
+    sev = worst_open_severity(device_ids=[p["id"] for p in points])
+    for p in points:
+        p["severity"] = sev.get(p["id"], "")
+    return points
+
+
+def telemetry_series(*, actor: Any, device_id: int, key: str, since: dt.datetime, until: dt.datetime | None = None,
+                     limit: int = 500) -> list[tuple[dt.datetime, float | None]]:
+    """The newest ``limit`` numeric readings of one key in [since, until), oldest first — bounded by the
+    range and the limit, read from the (device, key, ts) primary key; never the whole history."""
+    rows = telemetry_history(actor=actor, device_id=device_id, key=key, since=since, until=until).order_by("-ts").values_list("ts", "value")[:limit]
+    return list(reversed(list(rows)))
+
+
+def device_scope_regions(*, actor: Any, limit: int = 500) -> list[Region]:
+    """Communities and grids inside the actor's device.view scope (filter choices), by tree path."""
+    if not covers_any(actor, IotPerm.DEVICE_VIEW) and not covers_any(actor, IotPerm.ALARM_VIEW):
+        return []
+    paths = (actor.scope_paths(IotPerm.DEVICE_VIEW) or []) + (actor.scope_paths(IotPerm.ALARM_VIEW) or [])
+    qs = Region.objects.filter(level__in=["community", "grid"]).only("id", "name", "path", "level", "depth").order_by("path")
+    if actor.scope_paths(IotPerm.DEVICE_VIEW) is not None and actor.scope_paths(IotPerm.ALARM_VIEW) is not None:
+        q = Q(pk__in=[])
+        for p in paths:
+            q |= Q(path__startswith=p)
+        qs = qs.filter(q)
+    return list(qs[:limit])

@@ -1,0 +1,21 @@
+"""/console/iot/ — devices, map, alarms, rules. Included by linli.console.urls inside the "console"
+namespace, so the names are console:iot_home, console:iot_devices, …"""
+
+from django.urls import path
+
+from . import views_iot as v
+
+urlpatterns = [
+    path("", v.iot_home, name="iot_home"),
+    path("devices/", v.device_list, name="iot_devices"),
+    path("devices/map/", v.device_map, name="iot_map"),
+    path("devices/map.json", v.device_map_data, name="iot_map_data"),
+    path("devices/<int:device_id>/", v.device_detail, name="iot_device"),
+    path("devices/<int:device_id>/credentials/", v.device_reset_credentials, name="iot_device_credentials"),
+    path("alarms/", v.alarm_console, name="iot_alarms"),
+    path("alarms/feed/", v.alarm_feed, name="iot_alarm_feed"),
+    path("alarms/<int:alarm_id>/<str:action>/", v.alarm_action, name="iot_alarm_action"),
+    path("rules/", v.rule_list, name="iot_rules"),
+    path("rules/new/", v.rule_create, name="iot_rule_create"),
+    path("rules/<int:rule_id>/", v.rule_edit, name="iot_rule_edit"),
+]

@@ -5,3 +5,8 @@ class ParkingConfig(AppConfig):
     name = "linli.parking"
     label = "parking"
     verbose_name = "停车"
+
+    def ready(self) -> None:
+        from . import perms
+
+        perms.register()

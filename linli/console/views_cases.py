@@ -291,6 +291,19 @@ class MultiFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultiFileField(forms.FileField):
+    """Several files in one input (photos); the view stores them with save_photos."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultiFileInput(attrs={"accept": ",".join(PHOTO_TYPES)}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultiFileField, self).clean(d, initial) for d in data]
+        return super().clean(data, initial)
+
+
 STAFF_CHANNELS = [(Channel.HOTLINE, Channel.HOTLINE.label), (Channel.PATROL, Channel.PATROL.label), (Channel.KIOSK, Channel.KIOSK.label)]
 
 
@@ -303,8 +316,7 @@ class ReportForm(forms.Form):
     lng = forms.FloatField(label=_lazy("经度"), required=False, min_value=-180, max_value=180)
     address = forms.CharField(label=_lazy("地址"), max_length=200, required=False)
     reporter_contact = forms.CharField(label=_lazy("来电/联系电话"), max_length=120, required=False)
-    photos = forms.FileField(label=_lazy("现场照片（可多选，JPG/PNG/WebP）"), required=False,
-                             widget=MultiFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
+    photos = MultiFileField(label=_lazy("现场照片（可多选，JPG/PNG/WebP）"), required=False)
     confirm_new = forms.BooleanField(label=_lazy("不是同一问题，仍然新建工单"), required=False)
 
     def __init__(self, *args, **kwargs):

@@ -198,10 +198,11 @@ def test_C1_staff_report_offers_duplicates_then_files(w):
     offered = c.post(reverse("console:cases_new"), data)
     assert offered.status_code == 200 and first.number in offered.text and "可能是同一问题" in offered.text
     assert Case.objects.count() == 1
-    filed = c.post(reverse("console:cases_new"), {**data, "confirm_new": "on"})
+    photo = SimpleUploadedFile("scene.png", PNG, content_type="image/png")
+    filed = c.post(reverse("console:cases_new"), {**data, "confirm_new": "on", "photos": [photo]})
     assert filed.status_code == 302
     new = Case.objects.exclude(pk=first.pk).get()
-    assert new.channel == "hotline" and new.reporter_contact_masked == "138****1111"
+    assert new.channel == "hotline" and new.reporter_contact_masked == "138****1111" and len(new.photos) == 1
     # the accepting worker sees the duplicate on the new case and merges it
     worker = as_(w.worker_a)
     page = worker.get(reverse("console:cases_case", args=[new.pk]))

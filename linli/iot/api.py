@@ -16,13 +16,15 @@ from linli.core.schemas import ERRORS, Page
 from linli.orgs.models import Organisation
 from linli.places.models import Building, House, Region
 
-from . import ngsi_ld, selectors, services
+from . import ngsi_ld, rpc, selectors, services
 from .ingest import InMessage, ingest_batch
 from .models import DeviceType
 from .perms import IotPerm
 from .schemas import (
     AlarmActionIn,
     AlarmOut,
+    CommandIn,
+    CommandOut,
     CredentialsOut,
     DeviceIn,
     DeviceOut,
@@ -35,6 +37,8 @@ from .schemas import (
     NotificationOut,
     ProvisionedOut,
     ReadingOut,
+    RpcAnswerOut,
+    RpcRequestOut,
     RuleIn,
     RuleOut,
     RulePatch,
@@ -343,3 +347,54 @@ def ngsi_entity(request: HttpRequest, entity_id: str, f: Query[EntityOptions]):
     as_ld = LD_JSON in request.headers.get("Accept", "")
     return _ld_response(request, ngsi_ld.render(built, key_values=_key_values(f.options, f.format), inline_context=as_ld,
                                                 entity_type=entity_type), entity_type)
+
+
+# ---- commands (D5) -------------------------------------------------------------------------------
+class CommandFilter(Schema):
+    status: str | None = None
+    cursor: str | None = None
+    limit: int | None = None
+
+
+@router.post("/devices/{device_id}/commands", response={201: CommandOut, **ERRORS})
+def command_create(request: HttpRequest, device_id: int, payload: CommandIn):
+    device = selectors.device_get(actor=request.auth, device_id=device_id, perm=IotPerm.COMMAND_SEND)
+    cmd = services.command_send(actor=request.auth, device=device, method=payload.method, params=payload.params, timeout_s=payload.timeout_s)
+    return Status(201, rpc.command_get(actor=request.auth, command_id=cmd.pk))
+
+
+@router.get("/devices/{device_id}/commands", response={200: Page[CommandOut], **ERRORS})
+def commands(request: HttpRequest, device_id: int, f: Query[CommandFilter]):
+    selectors.device_get(actor=request.auth, device_id=device_id)
+    return _page(rpc.command_list(actor=request.auth, device_id=device_id, status=f.status), f.cursor, f.limit)
+
+
+@router.get("/commands/{command_id}", response={200: CommandOut, **ERRORS})
+def command_detail(request: HttpRequest, command_id: int):
+    return rpc.command_get(actor=request.auth, command_id=command_id)
+
+
+def _device_for_token(token: str):
+    device = selectors.device_by_token(token=token)
+    if device is None:
+        raise DomainError("iot.bad_token", Msg("设备令牌无效", "Invalid device access token"), status=401)
+    return device
+
+
+@router.get("/http/{token}/rpc", auth=None, response={200: RpcRequestOut, 204: None, **ERRORS})
+def http_rpc_poll(request: HttpRequest, token: str):
+    cmd = services.command_next_for_http(device=_device_for_token(token))
+    return cmd if cmd is not None else Status(204, None)
+
+
+@router.post("/http/{token}/rpc/{rpc_id}", auth=None, response={200: RpcAnswerOut, **ERRORS})
+def http_rpc_respond(request: HttpRequest, token: str, rpc_id: int):
+    device = _device_for_token(token)
+    try:
+        body = json.loads(request.body) if request.body else {}
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("payload.not_json", Msg("应答不是有效的JSON", "The response is not valid JSON")) from None
+    cmd = services.command_respond(device=device, rpc_id=rpc_id, payload=body)
+    if cmd is None:
+        raise NotFound("command.not_found")
+    return cmd

@@ -341,3 +341,47 @@ class IngestCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel}"
+
+
+class CommandStatus(models.TextChoices):
+    PENDING = "pending", "待下发"
+    DELIVERED = "delivered", "已送达"
+    ACKNOWLEDGED = "acknowledged", "已执行"
+    FAILED = "failed", "执行失败"
+    TIMED_OUT = "timed_out", "超时"
+
+
+class DeviceCommand(TimeStamped):
+    """A command (RPC) to one device (D5): pending → delivered → acknowledged / failed / timed_out.
+
+    ``rpc_id`` is the ThingsBoard-style integer request id, sequential per device: the device receives
+    ``linli/v1/<device>/rpc/request/<rpc_id>`` (or polls over HTTP) and answers with that id."""
+
+    SCOPE_FIELD = "region"
+    OPEN = ("pending", "delivered")
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="commands", verbose_name="设备")
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="所属网格")
+    rpc_id = models.PositiveIntegerField("请求编号")
+    method = models.CharField("指令", max_length=32)
+    params = models.JSONField("参数", default=dict, blank=True)
+    status = models.CharField("状态", max_length=12, choices=CommandStatus.choices, default=CommandStatus.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="下发人")
+    expires_at = models.DateTimeField("超时时间")
+    delivered_at = models.DateTimeField("送达时间", null=True, blank=True)
+    responded_at = models.DateTimeField("应答时间", null=True, blank=True)
+    response = models.JSONField("设备应答", null=True, blank=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "设备指令"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["device", "id"]), models.Index(fields=["status", "expires_at"]), models.Index(fields=["region", "id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "rpc_id"], name="iot_command_unique_rpc_id"),
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in CommandStatus]), name="iot_command_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method}#{self.rpc_id}@{self.device_id}"

@@ -216,3 +216,38 @@ class NotificationOut(Schema):
 class IngestOut(Schema):
     stored: int
     duplicates: int
+
+
+class CommandIn(Schema):
+    method: str = Field(..., max_length=32, description="setPower | setDim | setSchedule | openGate | reboot")
+    params: dict[str, Any] = {}
+    timeout_s: int = Field(30, ge=1, le=24 * 3600)
+
+
+class CommandOut(Schema):
+    id: int
+    device_id: int
+    device_serial: str = Field(..., alias="device.serial")
+    rpc_id: int
+    method: str
+    params: dict[str, Any]
+    status: str
+    created_by_id: int | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    delivered_at: dt.datetime | None
+    responded_at: dt.datetime | None
+    response: Any = None
+
+
+class RpcRequestOut(Schema):
+    """What an HTTP-polling device receives (ThingsBoard's shape)."""
+
+    id: int = Field(..., alias="rpc_id")
+    method: str
+    params: dict[str, Any]
+
+
+class RpcAnswerOut(Schema):
+    id: int = Field(..., alias="rpc_id")
+    status: str

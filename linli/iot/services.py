@@ -33,7 +33,9 @@ from .models import (
     AlarmNotification,
     AlarmOutbox,
     AlarmStatus,
+    CommandStatus,
     Device,
+    DeviceCommand,
     DeviceStatus,
     DeviceType,
     Rule,
@@ -539,3 +541,97 @@ def offline_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         alarm_raise(device_id=st.device_id, region_id=st.device.region_id, rule=r, at=now, key=key, value=st.last_value)
         out["promoted"] += 1
     return out
+
+
+# ---- commands (D5) -------------------------------------------------------------------------------
+def _hhmm(v: Any) -> bool:
+    return isinstance(v, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) is not None
+
+
+# method → (device categories allowed, params check). An empty category set = every device.
+COMMAND_METHODS: dict[str, tuple[set[str], Any]] = {
+    "setPower": ({"streetlight"}, lambda p: set(p) == {"on"} and isinstance(p["on"], bool)),
+    "setDim": ({"streetlight"}, lambda p: set(p) == {"level"} and isinstance(p["level"], int) and not isinstance(p["level"], bool)
+               and 0 <= p["level"] <= 100),
+    "setSchedule": ({"streetlight"}, lambda p: set(p) <= {"on", "off", "dim"} and _hhmm(p.get("on")) and _hhmm(p.get("off"))
+                    and (isinstance(p.get("dim", 100), int) and 0 <= p.get("dim", 100) <= 100)),
+    "openGate": ({"gate"}, lambda p: set(p) <= {"seconds"} and (isinstance(p.get("seconds", 5), int) and 1 <= p.get("seconds", 5) <= 300)),
+    "reboot": (set(), lambda p: p == {}),
+}
+COMMAND_TIMEOUT_RANGE = (1, 24 * 3600)
+
+
+@transaction.atomic
+def command_send(*, actor: Any, device: Device, method: str, params: dict[str, Any] | None = None, timeout_s: int = 30) -> DeviceCommand:
+    """Queue a command for ``device``; after commit it is published over MQTT to
+    ``linli/v1/<device>/rpc/request/<rpc_id>`` (HTTP devices poll for it instead)."""
+    device = Device.objects.select_for_update().select_related("device_type", "region").get(pk=device.pk)
+    check_perm_at(actor, IotPerm.COMMAND_SEND, device.region.path)
+    params = {} if params is None else params
+    spec = COMMAND_METHODS.get(method)
+    if spec is None or (spec[0] and device.device_type.category not in spec[0]):
+        raise Invalid("command.bad_method", Msg("该设备不支持指令 {method}", "This device does not support the command {method}"), method=method,
+                      detail={"allowed": [m for m, (cats, _) in COMMAND_METHODS.items() if not cats or device.device_type.category in cats]})
+    if not isinstance(params, dict) or not spec[1](params):
+        raise Invalid("command.bad_params", Msg("指令参数有误", "Invalid parameters for {method}"), method=method)
+    if not COMMAND_TIMEOUT_RANGE[0] <= timeout_s <= COMMAND_TIMEOUT_RANGE[1]:
+        raise Invalid("command.bad_timeout", Msg("超时时间须在1秒到24小时之间", "timeout_s must be between 1 s and 24 h"))
+    if device.status != DeviceStatus.ACTIVE:
+        raise Conflict("command.device_inactive", Msg("设备未启用，不能下发指令", "The device is not active"))
+    last = DeviceCommand.objects.filter(device=device).order_by("-rpc_id").values_list("rpc_id", flat=True).first() or 0
+    cmd = DeviceCommand.objects.create(device=device, region_id=device.region_id, rpc_id=last + 1, method=method, params=params,
+                                       created_by=actor, expires_at=timezone.now() + dt.timedelta(seconds=timeout_s))
+    record(actor=actor, action="iot.command_send", obj=cmd, after=snapshot(cmd, ["device", "rpc_id", "method", "params", "status"]),
+           region_path=device.region.path)
+    from .tasks import command_publish_task
+
+    transaction.on_commit(lambda: command_publish_task.enqueue(cmd.pk))
+    return cmd
+
+
+def _command_transition(cmd: DeviceCommand, *, status: str, action: str, **fields: Any) -> bool:
+    """Move an open command to ``status`` (a no-op for a command already answered or timed out)."""
+    allowed = (CommandStatus.PENDING,) if status == CommandStatus.DELIVERED else DeviceCommand.OPEN
+    updated = DeviceCommand.objects.filter(pk=cmd.pk, status__in=allowed).update(status=status, updated_at=timezone.now(), **fields)
+    if updated:
+        record(actor=None, action=action, obj=cmd, before={"status": cmd.status}, after={"status": status},
+               region_path=Region.objects.filter(pk=cmd.region_id).values_list("path", flat=True).first() or "")
+    return bool(updated)
+
+
+@transaction.atomic
+def command_mark_delivered(*, command: DeviceCommand) -> bool:
+    return _command_transition(command, status=CommandStatus.DELIVERED, action="iot.command_delivered", delivered_at=timezone.now())
+
+
+@transaction.atomic
+def command_respond(*, device: Device, rpc_id: int, payload: Any) -> DeviceCommand | None:
+    """The device's answer to request ``rpc_id``: acknowledged, or failed when the payload is an object
+    with an ``error`` member (ThingsBoard convention). Duplicates and late answers change nothing."""
+    cmd = DeviceCommand.objects.filter(device=device, rpc_id=rpc_id).first()
+    if cmd is None:
+        return None
+    failed = isinstance(payload, dict) and "error" in payload
+    now = timezone.now()
+    _command_transition(cmd, status=CommandStatus.FAILED if failed else CommandStatus.ACKNOWLEDGED, action="iot.command_response",
+                        responded_at=now, response=payload, delivered_at=cmd.delivered_at or now)
+    cmd.refresh_from_db()
+    return cmd
+
+
+def command_next_for_http(*, device: Device) -> DeviceCommand | None:
+    """The oldest open, unexpired command of an HTTP-polling device; marks it delivered."""
+    cmd = DeviceCommand.objects.filter(device=device, status__in=DeviceCommand.OPEN, expires_at__gt=timezone.now()).order_by("rpc_id").first()
+    if cmd is not None and cmd.status == CommandStatus.PENDING:
+        command_mark_delivered(command=cmd)
+    return cmd
+
+
+def command_timeouts(*, now: dt.datetime | None = None) -> int:
+    """Mark open commands past their deadline timed_out (idempotent; run every few seconds)."""
+    now = now or timezone.now()
+    n = 0
+    for cmd in DeviceCommand.objects.filter(status__in=DeviceCommand.OPEN, expires_at__lte=now).order_by("id")[:5000]:
+        with transaction.atomic():
+            n += _command_transition(cmd, status=CommandStatus.TIMED_OUT, action="iot.command_timeout")
+    return n

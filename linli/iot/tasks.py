@@ -10,3 +10,21 @@ from .services import offline_sweep
 @task()
 def offline_sweep_task() -> dict[str, int]:
     return offline_sweep()
+
+
+@task()
+def command_publish_task(command_id: int) -> bool:
+    """Publish a command to its device over MQTT (no-op when already delivered or answered)."""
+    from .rpc import publish_command
+
+    try:
+        return publish_command(command_id)
+    except OSError:
+        return False  # broker unreachable: the command stays pending (HTTP poll or timeout)
+
+
+@task()
+def command_timeouts_task() -> int:
+    from .services import command_timeouts
+
+    return command_timeouts()

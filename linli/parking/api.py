@@ -76,7 +76,8 @@ def _page(qs, cursor: str | None, limit: int | None, order: str = "-id") -> dict
 def _obj(model: type, pk: int | None, *related: str) -> Any:
     if pk is None:
         return None
-    obj = model.objects.select_related(*related).filter(pk=pk).first()
+    qs = model.objects.select_related(*related) if related else model.objects.all()
+    obj = qs.filter(pk=pk).first()
     if obj is None:
         raise NotFound()
     return obj

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncHour
@@ -24,6 +25,8 @@ from .models import (
     Zone,
 )
 from .perms import ParkingPerm as P
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _get(qs: QuerySet, pk: int, code: str) -> Any:
@@ -149,11 +152,13 @@ def open_session_for_payer(*, actor: Any, lot_id: int, plate: str) -> ParkingSes
 
 
 def stats_per_hour(*, actor: Any, lot: ParkingLot, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-    """Entries, exits and occupancy at the end of each local (Asia/Shanghai) hour: three aggregate queries."""
+    """Entries, exits and occupancy at the end of each local (Asia/Shanghai) hour: three aggregate queries.
+    The database truncates with the zone name (SQLite and PostgreSQL both need one); hours are then
+    keyed by instant, so the fixed +08:00 rendering is exact (no DST in China since 1991)."""
     base = ParkingSession.objects.filter(lot_id=lot.pk).order_by()
-    entries = dict(base.filter(entry_at__gte=since, entry_at__lt=until).annotate(h=TruncHour("entry_at", tzinfo=CST))
+    entries = dict(base.filter(entry_at__gte=since, entry_at__lt=until).annotate(h=TruncHour("entry_at", tzinfo=SHANGHAI))
                    .values("h").annotate(n=Count("id")).values_list("h", "n"))
-    exits = dict(base.filter(exit_at__gte=since, exit_at__lt=until).annotate(h=TruncHour("exit_at", tzinfo=CST))
+    exits = dict(base.filter(exit_at__gte=since, exit_at__lt=until).annotate(h=TruncHour("exit_at", tzinfo=SHANGHAI))
                  .values("h").annotate(n=Count("id")).values_list("h", "n"))
     inside = base.filter(entry_at__lt=since).filter(Q(exit_at__isnull=True) | Q(exit_at__gte=since)).count()
     out: list[dict[str, Any]] = []
@@ -163,7 +168,7 @@ def stats_per_hour(*, actor: Any, lot: ParkingLot, since: dt.datetime, until: dt
     while hour < until and len(out) < 24 * 93:
         e, x = entries.get(hour, 0), exits.get(hour, 0)
         inside += e - x
-        out.append({"hour": hour, "entries": e, "exits": exits.get(hour, 0), "occupied": inside, "free": max(0, lot.capacity - inside)})
+        out.append({"hour": hour, "entries": e, "exits": x, "occupied": inside, "free": max(0, lot.capacity - inside)})
         hour += dt.timedelta(hours=1)
     return out
 

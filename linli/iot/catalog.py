@@ -89,14 +89,20 @@ DEVICE_TYPES: list[dict] = [
     {"code": "electricity_meter", "name": "智能电表", "category": "meter",
      "telemetry_keys": [k("energy", "累计电量", "kWh"), k("power", "功率", "kW")],
      "rules": [rule("power_spike", "用电功率异常", [above("power", 10, 8)], severity="warning", duration_s=300)]},
+    {"code": "barrier_gate", "name": "门禁/道闸控制器", "category": "gate",
+     "telemetry_keys": [k("open", "开闸", "", "bool"), k("event", "事件", "", "event")],
+     "rules": [rule("forced_open", "门禁被强行打开", [event("event", "forced_open")], create_case=True), offline(30)]},
     {"code": "gateway", "name": "物联网关", "category": "gateway",
      "telemetry_keys": [k("uptime", "运行时长", "s")],
      "rules": [offline(10)]},
 ]
 
 
-def seed(DeviceType, Rule) -> None:  # noqa: N803 — historical model classes
+def seed(DeviceType, Rule, *, only: set[str] | None = None) -> None:  # noqa: N803 — historical model classes
+    """Create or update the catalogue types (``only``: just these codes, for later data migrations)."""
     for spec in DEVICE_TYPES:
+        if only is not None and spec["code"] not in only:
+            continue
         spec = dict(spec)
         rules = spec.pop("rules")
         dtype, _ = DeviceType.objects.update_or_create(code=spec["code"], defaults=spec)

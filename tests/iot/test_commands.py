@@ -81,6 +81,9 @@ def test_D5_methods_validated_per_device_type(tree, api_as):
     bad = {"method": "setSchedule", "params": {"on": "25:00", "off": "06:00"}}
     assert api.post(f"iot/devices/{light.pk}/commands", bad).json()["code"] == "command.bad_params"
     assert api.post(f"iot/devices/{light.pk}/commands", {"method": "openGate"}).json()["code"] == "command.bad_method"
+    gate, _ = device(tree.grid_a, "barrier_gate")
+    assert api.post(f"iot/devices/{gate.pk}/commands", {"method": "openGate", "params": {"seconds": 10}}).status_code == 201
+    assert api.post(f"iot/devices/{gate.pk}/commands", {"method": "openGate", "params": {"seconds": 0}}).json()["code"] == "command.bad_params"
     assert api.post(f"iot/devices/{light.pk}/commands", {"method": "reboot", "timeout_s": 0}).status_code == 422
     services.device_update(actor=account(superuser=True), device=light, changes={"status": "maintenance"})
     assert api.post(f"iot/devices/{light.pk}/commands", {"method": "reboot"}).json()["code"] == "command.device_inactive"

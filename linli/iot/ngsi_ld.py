@@ -38,12 +38,12 @@ TYPES = tuple(SDM_CONTEXT)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
-# Linli telemetry key → SDM ControlledPropertyType (dataModel.Device/device-schema.json enum).
+# Linli telemetry key → SDM ControlledPropertyType (dataModel.Device/device-schema.json enum). Keys without
+# an equivalent (heart rate, SpO2, uptime…) are left out; a device with none says ["location"] (required field).
 CONTROLLED_PROPERTY = {
     "smoke": "smoke", "temperature": "temperature", "battery": "batterySupply", "gas_lel": "airPollution",
     "leak": "waterLevel", "fill_level": "fillingLevel", "weight": "weight", "tilt": "motion", "water_level": "waterLevel",
     "power": "power", "dim": "light", "on": "power", "pressure": "pressure", "event": "motion", "energy": "electricityConsumption",
-    "heart_rate": "movementActivity", "uptime": "batteryLife",
 }
 DEVICE_CATEGORY = {"streetlight": "actuator", "gate": "actuator", "locker": "actuator", "meter": "meter", "charger": "meter",
                    "camera_ai": "multimedia", "plate_camera": "multimedia", "gateway": "network"}

@@ -327,12 +327,31 @@ def league_table(*, actor: Any, month: dt.date, by: str = "org", org_type: str |
 
 
 def open_case_points(*, actor: Any, limit: int = 500) -> list[dict[str, Any]]:
-    """Open cases with a location that ``actor`` may see, newest first (the map of open cases)."""
+    """Open cases ``actor`` may see, newest first, each at its reported point or — reported at a
+    house or a grid without one — at its grid's centre (``approx``): the map of open cases."""
+    from django.db.models.functions import Coalesce
+
     rows = (
-        cases_for_actor(actor).filter(status__in=_OPEN, lat__isnull=False, lng__isnull=False)
-        .order_by("-id").values("id", "number", "title", "status", "lat", "lng", "due_at")[:limit]
+        cases_for_actor(actor).filter(status__in=_OPEN)
+        .filter(Q(lat__isnull=False, lng__isnull=False) | Q(region__centroid_lat__isnull=False, region__centroid_lng__isnull=False))
+        .order_by("-id")
+        .annotate(at_lat=Coalesce("lat", "region__centroid_lat"), at_lng=Coalesce("lng", "region__centroid_lng"))
+        .values("id", "number", "title", "status", "at_lat", "at_lng", "lat", "due_at")[:limit]
     )
-    return list(rows)
+    return [{**r, "approx": r["lat"] is None} for r in rows]
+
+
+def case_area_boundaries(*, actor: Any, limit: int = 300) -> dict[str, Any]:
+    """GeoJSON of the grids inside the actor's case.view scope (the map's background)."""
+    from linli.places import geojson
+
+    q = scope_q(Region, actor.scope_paths(CasePerm.VIEW), field="")
+    qs = Region.objects.filter(level="grid", is_active=True, boundary__isnull=False)
+    if q is not None:
+        qs = qs.filter(q)
+    return geojson.feature_collection(
+        qs.only("id", "path", "depth", "code", "name", "level", "boundary", "centroid_lat", "centroid_lng", "area_km2").order_by("path")[:limit]
+    )
 
 
 def organisation_choices(*, limit: int = 300) -> list[Organisation]:

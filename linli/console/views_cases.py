@@ -31,7 +31,6 @@ from linli.core.errors import DomainError, Invalid
 from linli.core.i18n import Msg
 from linli.core.pagination import paginate
 from linli.orgs.selectors import has_perm_anywhere
-from linli.places import selectors as places
 
 from .access import console_view
 
@@ -159,15 +158,15 @@ def cases_map(request):
     actor = request.user
     now = timezone.now()
     features = []
-    for f in places.boundaries_geojson(actor=actor, level="grid").get("features", []):
+    for f in cs.case_area_boundaries(actor=actor).get("features", []):
         f = {**f, "properties": {**f.get("properties", {}), "self": True}}
         features.append(f)
     for p in cs.open_case_points(actor=actor):
         late = p["due_at"] < now
         features.append({
-            "type": "Feature", "id": p["id"], "geometry": {"type": "Point", "coordinates": [p["lng"], p["lat"]]},
-            "properties": {"id": p["id"], "name": f"{p['number']} {p['title']}" + (" · " + _("已超时") if late else ""),
-                           "status": p["status"], "late": late},
+            "type": "Feature", "id": p["id"], "geometry": {"type": "Point", "coordinates": [p["at_lng"], p["at_lat"]]},
+            "properties": {"id": p["id"], "name": f"{p['number']} {p['title']}" + (" · " + _("已超时") if late else "")
+                           + (" · " + _("网格中心，约略位置") if p["approx"] else ""), "status": p["status"], "late": late, "approx": p["approx"]},
         })
     return JsonResponse({"type": "FeatureCollection", "features": features})
 

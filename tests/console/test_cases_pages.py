@@ -115,7 +115,12 @@ def test_C1_map_geojson_has_open_case_points(w):
     points = [f for f in geo["features"] if f["geometry"]["type"] == "Point"]
     assert [p["id"] for p in points] == [case.pk]
     assert points[0]["geometry"]["coordinates"] == [A_LNG, A_LAT]
-    assert all(f["properties"].get("self") for f in geo["features"] if f["geometry"]["type"] != "Point")
+    grids = [f for f in geo["features"] if f["geometry"]["type"] != "Point"]
+    assert [g["properties"]["id"] for g in grids] == [w.tree.grid_a.pk]  # community A's grid only, not clickable
+    assert grids[0]["properties"]["self"]
+    Case.objects.filter(pk=case.pk).update(lat=None, lng=None)  # reported at a house: shown at the grid centre
+    point = next(f for f in as_(w.worker_a).get(reverse("console:cases_map")).json()["features"] if f["geometry"]["type"] == "Point")
+    assert point["properties"]["approx"] and point["geometry"]["coordinates"] == [w.tree.grid_a.centroid_lng, w.tree.grid_a.centroid_lat]
 
 
 def test_C3_case_page_masks_contact_and_shows_only_allowed_actions(w):

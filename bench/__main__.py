@@ -7,7 +7,8 @@
     ``demo --persons N`` when empty. Results are also written to bench/results/.
 (c) access decisions with 100,000 residents and 500 gates (bench.access, in memory; goal ≥3,000/s,
     p99 ≤ 10 ms). Named only: ``--only ingest`` (MQTT → PostgreSQL, needs Mosquitto) and ``--only cases``
-    (intake and SLA sweep over 1M cases; its own database).
+    (intake and SLA sweep over 1M cases; its own database), ``--only parking`` (plate entry/exit decisions:
+    index alone, full service on a throw-away database, per-call ORM comparison; bench.parking).
 ``--quick`` runs a small version of each (1,000 grids; 20,000 persons in linli_bench_quick).
 """
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persons", type=int, help="persons in the PostgreSQL registry (default 1,000,000; quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per scenario (default 200; quick 50)")
     ap.add_argument("--reload", action="store_true", help="drop and reload the bench database")
-    ap.add_argument("--only", choices=["point_lookup", "people", "access", "ingest", "cases"],
+    ap.add_argument("--only", choices=["point_lookup", "people", "access", "ingest", "cases", "parking"],
                     help="run one benchmark (ingest and cases run only when named: they need Mosquitto / a 1M-case load)")
     args = ap.parse_args(argv)
     persons = args.persons or (20_000 if args.quick else 1_000_000)
@@ -90,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         from bench import ingest
 
         report["ingest"] = ingest.run(devices=100, messages=3_000) if args.quick else ingest.run()
+
+    if args.only == "parking":
+        from bench import parking
+
+        t0 = time.perf_counter()
+        report["parking"] = parking.run(passes=20_000, decisions=10_000, service_passes=2_000, service_decisions=500) if args.quick else parking.run()
+        report["parking"]["wall_seconds"] = round(time.perf_counter() - t0, 1)
 
     if args.only == "cases":
         from bench import cases

@@ -384,3 +384,13 @@ def my_reported_cases(*, actor: Any) -> QuerySet[Case]:
 def case_rated(*, case: Case) -> bool:
     """Whether the current round (after the last reopening) has been rated."""
     return CaseRating.objects.filter(case=case, round=case.reopen_count).exists()
+
+
+def intake_regions(*, actor: Any, limit: int = 300) -> list[Region]:
+    """Communities and grids a staff member may file cases in (case.intake scope), for picking a
+    place when the caller cannot give a point."""
+    q = scope_q(Region, actor.scope_paths(CasePerm.INTAKE), field="")
+    qs = Region.objects.filter(level__in=["community", "grid"], is_active=True)
+    if q is not None:
+        qs = qs.filter(q)
+    return list(qs.only("id", "name", "level", "path").order_by("path")[:limit])

@@ -313,21 +313,23 @@ class ReportForm(forms.Form):
     description = forms.CharField(label=_lazy("问题描述"), widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=4000)
     lat = forms.FloatField(label=_lazy("纬度"), required=False, min_value=-90, max_value=90)
     lng = forms.FloatField(label=_lazy("经度"), required=False, min_value=-180, max_value=180)
+    region = forms.TypedChoiceField(label=_lazy("或选择社区/网格（无法提供经纬度时）"), required=False, coerce=int, empty_value=None)
     address = forms.CharField(label=_lazy("地址"), max_length=200, required=False)
     reporter_contact = forms.CharField(label=_lazy("来电/联系电话"), max_length=120, required=False)
     photos = MultiFileField(label=_lazy("现场照片（可多选，JPG/PNG/WebP）"), required=False)
     confirm_new = forms.BooleanField(label=_lazy("不是同一问题，仍然新建工单"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [(c.pk, c.name) for c in cs.category_list()]
+        self.fields["region"].choices = [("", "—"), *[(r.pk, ("　" if r.level == "grid" else "") + r.name) for r in cs.intake_regions(actor=actor)]]
 
     def clean(self):
         data = super().clean()
         if (data.get("lat") is None) != (data.get("lng") is None):
             raise forms.ValidationError(_("经纬度须同时填写"))
-        if data.get("lat") is None:
-            raise forms.ValidationError(_("请填写事件位置的经纬度（可在区域页“定位”查询）"))
+        if data.get("lat") is None and data.get("region") is None:
+            raise forms.ValidationError(_("请填写事件位置的经纬度，或选择所在社区/网格"))
         return data
 
 
@@ -337,20 +339,21 @@ def case_new(request):
     actor = request.user
     if not has_perm_anywhere(actor, CasePerm.INTAKE):
         raise svc._forbidden(CasePerm.INTAKE)
-    form = ReportForm(request.POST or None, request.FILES or None)
+    form = ReportForm(request.POST or None, request.FILES or None, actor=actor)
     ctx: dict = {"form": form, "duplicates": []}
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             category = cs.category_get(category_id=d["category"])
-            if not d["confirm_new"]:
+            if not d["confirm_new"] and d["lat"] is not None:
                 found = svc.nearby_open_cases(category_id=category.pk, lat=d["lat"], lng=d["lng"], at=timezone.now())
                 visible = set(cs.cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
                 ctx["duplicates"] = [{"case": c, "distance": round(dist)} for c, dist in found if c.pk in visible]
             if not ctx["duplicates"]:
                 case = svc.case_report(
                     actor=actor, channel=d["channel"], category=category, title=d["title"], description=d["description"],
-                    lat=d["lat"], lng=d["lng"], address=d["address"], reporter_contact=d["reporter_contact"],
+                    lat=d["lat"], lng=d["lng"], region=cs.ref_region(d["region"]), address=d["address"],
+                    reporter_contact=d["reporter_contact"],
                     photos=save_photos(request.FILES.getlist("photos")),
                 )
                 messages.success(request, _("已登记工单 %(number)s") % {"number": case.number})

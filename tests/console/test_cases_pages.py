@@ -224,6 +224,10 @@ def test_C1_staff_report_errors(w):
     outside = c.post(reverse("console:cases_new"), {"channel": "hotline", "category": w.cat.pk, "title": "外地", "lat": 30.0, "lng": 100.0})
     assert outside.status_code == 422 and "不在任何网格" in outside.text
     assert as_(w.handler).get(reverse("console:cases_new")).status_code == 403
+    by_grid = c.post(reverse("console:cases_new"), {"channel": "hotline", "category": w.cat.pk, "title": "按网格登记", "region": w.tree.grid_b.pk})
+    assert by_grid.status_code == 302 and Case.objects.get(title="按网格登记").region_id == w.tree.grid_b.pk
+    form = as_(w.worker_a).get(reverse("console:cases_new"))
+    assert w.tree.grid_a.name in form.text and w.tree.grid_b.name not in form.text
     assert as_(w.worker_b).post(reverse("console:cases_new"), {"channel": "patrol", "category": w.cat.pk, "title": "越界",
                                                                "lat": A_LAT, "lng": A_LNG}).status_code == 404
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("devices/map.json", v.device_map_data, name="iot_map_data"),
     path("devices/<int:device_id>/", v.device_detail, name="iot_device"),
     path("devices/<int:device_id>/credentials/", v.device_reset_credentials, name="iot_device_credentials"),
+    path("devices/<int:device_id>/commands/", v.device_command, name="iot_device_command"),
     path("alarms/", v.alarm_console, name="iot_alarms"),
     path("alarms/feed/", v.alarm_feed, name="iot_alarm_feed"),
     path("alarms/<int:alarm_id>/<str:action>/", v.alarm_action, name="iot_alarm_action"),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
+from linli.iot import rpc as iot_rpc
 from linli.iot import selectors as iot
 from linli.iot import services as iot_services
 from linli.iot.models import DeviceStatus, DeviceType, RuleKind, Severity
@@ -153,6 +154,7 @@ def _device_context(request, device) -> dict:
         "rules": list(iot.rule_list(actor=actor, device_id=device.pk).order_by("code")),
         "can_edit": covers(actor, IotPerm.DEVICE_EDIT, device.region.path),
         "can_rules": covers(actor, IotPerm.RULE_EDIT, device.region.path),
+        **_commands_context(actor, device),
     }
 
 
@@ -172,6 +174,55 @@ def device_reset_credentials(request, device_id: int):
     creds = iot_services.device_reset_credentials(actor=request.user, device=device)
     template = "console/iot/_credentials.html" if is_htmx(request) else "console/iot/credentials.html"
     return render(request, template, {"device": device, "creds": creds})
+
+
+# ---- commands (D5): preset buttons, parameters built here and checked by the service --------------
+COMMAND_BUTTONS = {
+    "streetlight": [("setPower:on", _("开灯")), ("setPower:off", _("关灯"))],
+    "gate": [("openGate", _("开闸"))],
+}
+
+
+def _command_params(choice: str, request) -> tuple[str, dict]:
+    if choice == "setPower:on":
+        return "setPower", {"on": True}
+    if choice == "setPower:off":
+        return "setPower", {"on": False}
+    if choice == "setDim":
+        return "setDim", {"level": _int(request.POST.get("level")) if _int(request.POST.get("level")) is not None else -1}
+    return choice, {}
+
+
+def _commands_context(actor, device) -> dict:
+    can = covers(actor, IotPerm.COMMAND_SEND, device.region.path)
+    category = device.device_type.category
+    return {
+        "can_command": can,
+        "command_buttons": [*COMMAND_BUTTONS.get(category, []), ("reboot", _("重启设备"))] if can else [],
+        "can_dim": can and category == "streetlight",
+        "commands": list(iot_rpc.command_list(actor=actor, device_id=device.pk).order_by("-id")[:10]),
+    }
+
+
+@require_POST
+@console_view
+def device_command(request, device_id: int):
+    """Send a command (audited by the service) and show the device's latest commands."""
+    actor = request.user
+    device = iot.device_get(actor=actor, device_id=device_id)
+    method, params = _command_params(request.POST.get("command") or "", request)
+    ctx: dict = {"device": device}
+    status = 200
+    try:
+        ctx["sent"] = iot_services.command_send(actor=actor, device=device, method=method, params=params)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        ctx["error"], status = exc, exc.status
+    if not is_htmx(request) and status == 200:
+        return redirect("console:iot_device", device_id=device.pk)
+    ctx.update(_commands_context(actor, device))
+    return render(request, "console/iot/_commands.html", ctx, status=status)
 
 
 # ---- alarms --------------------------------------------------------------------------------------

@@ -217,3 +217,26 @@ def test_D3_city_admin_edits_type_defaults_and_compound_rules_keep_their_conditi
     dup = c.post(url, {"device_type": gas.pk, "code": "gas_high", "name": "重复", "key": "gas_lel", "op": ">", "value": "1",
                        "duration_s": "0", "severity": "warning"})
     assert dup.status_code == 409 and "规则代码已存在" in dup.content.decode()
+
+
+def test_D5_command_buttons_send_through_the_service(world):
+    from linli.iot.models import DeviceCommand
+
+    lamp, _ = device(world.tree.grid_a, "streetlight", serial="LAMP-A-1", name="甲一路灯")
+    operator = f.account("lamp_op", perms=[IotPerm.DEVICE_VIEW, IotPerm.COMMAND_SEND], scope=world.tree.community_a)
+    c = client_for(operator)
+    page = c.get(reverse("console:iot_device", args=[lamp.pk])).content.decode()
+    url = reverse("console:iot_device_command", args=[lamp.pk])
+    assert url in page and "开灯" in page and "调光" in page
+    r = c.post(url, {"command": "setPower:on"}, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and "已提交" in r.content.decode() and "<html" not in r.content.decode()
+    cmd = DeviceCommand.objects.get(device=lamp)
+    assert cmd.method == "setPower" and cmd.params == {"on": True} and cmd.created_by_id == operator.pk
+    assert AuditEntry.objects.filter(actor_id=operator.pk, action="iot.command_send").exists()
+    bad = c.post(url, {"command": "setDim", "level": "150"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "指令参数有误" in bad.content.decode()
+    assert c.post(url, {"command": "reboot"}).status_code == 302
+    assert DeviceCommand.objects.filter(device=lamp).count() == 2
+    assert "开灯" not in client_for(world.worker).get(reverse("console:iot_device", args=[lamp.pk])).content.decode()
+    assert client_for(world.worker).post(url, {"command": "reboot"}).status_code == 403
+    assert c.post(reverse("console:iot_device_command", args=[world.dev_b.pk]), {"command": "reboot"}).status_code == 404

@@ -69,6 +69,7 @@ def test_C1_anonymous_goes_to_portal_login_and_staff_to_console(w):
 
 def test_C1_resident_reports_from_my_home_with_photo(w):
     c = as_(w.resident)
+    assert reverse("portal:cases_home") in c.get(reverse("portal:home")).text
     form = c.get(reverse("portal:cases_new"))
     assert form.status_code == 200 and w.house_a.address in form.text
     photo = SimpleUploadedFile("lamp.png", PNG, content_type="image/png")

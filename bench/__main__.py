@@ -6,7 +6,10 @@
     postgres://postgres@127.0.0.1:5432/linli_bench; it is created, migrated and loaded with
     ``demo --persons N`` when empty. Results are also written to bench/results/.
 (c) access decisions with 100,000 residents and 500 gates (bench.access, in memory; goal ≥3,000/s,
-    p99 ≤ 10 ms). Named only: ``--only ingest`` (MQTT → PostgreSQL, needs Mosquitto) and ``--only cases``
+    p99 ≤ 10 ms).
+(d) knowledge search: recall@1/@5, MRR and latency of ≥100 colloquial questions on SQLite FTS5 and
+    PostgreSQL (bench.knowledge; own small databases, ≈25 s once migrated).
+Named only: ``--only ingest`` (MQTT → PostgreSQL, needs Mosquitto) and ``--only cases``
     (intake and SLA sweep over 1M cases; its own database), ``--only parking`` (plate entry/exit decisions:
     index alone, full service on a throw-away database, per-call ORM comparison; bench.parking).
 ``--quick`` runs a small version of each (1,000 grids; 20,000 persons in linli_bench_quick).
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persons", type=int, help="persons in the PostgreSQL registry (default 1,000,000; quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per scenario (default 200; quick 50)")
     ap.add_argument("--reload", action="store_true", help="drop and reload the bench database")
-    ap.add_argument("--only", choices=["point_lookup", "people", "access", "ingest", "cases", "parking"],
+    ap.add_argument("--only", choices=["point_lookup", "people", "access", "knowledge", "ingest", "cases", "parking"],
                     help="run one benchmark (ingest and cases run only when named: they need Mosquitto / a 1M-case load)")
     args = ap.parse_args(argv)
     persons = args.persons or (20_000 if args.quick else 1_000_000)
@@ -86,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         report["access"] = access.run(residents=10_000, gates=50, decisions=5_000) if args.quick else access.run()
         report["access"]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+
+    if args.only in (None, "knowledge"):
+        from bench import knowledge
+
+        report["knowledge"] = knowledge.run(pg_url=url)
 
     if args.only == "ingest":
         from bench import ingest

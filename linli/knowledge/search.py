@@ -3,7 +3,7 @@
 SQLite: an FTS5 table ``knowledge_article_fts(title, keywords, body)`` keyed by the article id,
 rewritten by :func:`sync` inside the writing service's transaction; ranked by ``bm25`` with title ×10,
 keywords ×5, body ×1. PostgreSQL: a generated ``search_vector`` column (title weight A, keywords B,
-body C) with a GIN index, ranked by ``ts_rank_cd``. Both match any query word (OR); the ranking does
+body C) with a GIN index, ranked by ``ts_rank_cd`` (normalised by log document length). Both match any query word (OR); the ranking does
 the rest. Returns article ids best first; visibility is applied by the selector.
 """
 
@@ -49,7 +49,7 @@ def ranked_ids(q: str, *, limit: int = CANDIDATES) -> list[int]:
     elif connection.vendor == "postgresql":
         tsq = " | ".join(t.replace("'", "") for t in terms if t.replace("'", ""))
         sql = ("SELECT id FROM knowledge_article, to_tsquery('simple', %s) query WHERE search_vector @@ query "
-               "ORDER BY ts_rank_cd('{0.1, 0.3, 0.6, 1.0}', search_vector, query) DESC, id LIMIT %s")
+               "ORDER BY ts_rank_cd('{0.1, 0.3, 0.6, 1.0}', search_vector, query, 1) DESC, id LIMIT %s")
         params = [tsq, limit]
     else:  # other engines: no index, plain containment on the segmented columns
         cond = Q()

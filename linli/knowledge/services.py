@@ -72,7 +72,7 @@ def _save(article: Article, *, actor, note: str) -> Article:
 
 def _locked(article_id: int) -> Article:
     try:
-        return Article.objects.select_for_update().select_related("region", "category").get(pk=article_id)
+        return Article.objects.select_for_update(of=("self",)).select_related("region", "category").get(pk=article_id)
     except Article.DoesNotExist as exc:
         raise NotFound("knowledge.not_found", Msg("文章不存在或不在您的管辖范围内", "Article not found or outside your scope")) from exc
 

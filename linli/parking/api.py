@@ -281,6 +281,14 @@ def guidance(request, lot_id: int):
     return {"lot_id": lot.pk, "capacity": lot.capacity, "free": sel.lot_free(lot=lot), "zones": sel.free_spaces(lot=lot)}
 
 
+@router.post("/lots/{lot_id}/manual/{direction}", response={200: DecisionOut, **ERRORS}, summary="岗亭：手工录入车牌入场/出场")
+def manual_pass(request, lot_id: int, direction: str, payload: PlateIn):
+    if direction not in ("entry", "exit"):
+        raise NotFound("parking.direction_unknown")
+    lot = sel.lot_get(actor=request.auth, lot_id=lot_id)
+    return _decision(svc.staff_pass(actor=request.auth, lot=lot, plate=payload.plate, direction=direction, at=payload.at))
+
+
 # ---- the device side ----------------------------------------------------------------------------------
 
 

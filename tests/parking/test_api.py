@@ -164,3 +164,19 @@ def test_O2_parking_list_query_count_is_constant(lot_site, api_as, django_assert
         r = api.get(path, {"limit": 50})
     assert r.status_code == 200 and r.json()["items"]
     assert ParkingSession.objects.count() == 7
+
+
+def test_K2_booth_manual_entry_exit_audited_and_scoped(lot_site, api_as):
+    from linli.audit.models import AuditEntry
+
+    s = lot_site
+    api = api_as(s.manager)
+    r = api.post(f"parking/lots/{s.lot.pk}/manual/entry", {"plate": "鲁A12345", "at": T0.isoformat()})
+    assert r.status_code == 200 and r.json()["reason"] == "visitor"
+    r = api.post(f"parking/lots/{s.lot.pk}/manual/exit", {"plate": "鲁A12345", "at": (T0 + dt.timedelta(minutes=5)).isoformat()})
+    assert r.json()["allowed"] is True and r.json()["reason"] == "free"
+    assert AuditEntry.objects.filter(action__in=["parking.manual_entry", "parking.manual_exit"]).count() == 2
+    assert api.post(f"parking/lots/{s.lot.pk}/manual/sideways", {"plate": "鲁A12345"}).status_code == 404
+    assert api_as(s.other).post(f"parking/lots/{s.lot.pk}/manual/entry", {"plate": "鲁A12345"}).status_code == 404
+    viewer = f.account(perms=["parking.view"], scope=s.tree.community_a)
+    assert api_as(viewer).post(f"parking/lots/{s.lot.pk}/manual/entry", {"plate": "鲁A12345"}).status_code == 403

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 import uuid
+from contextlib import contextmanager
 
 from django import forms
 from django.contrib import messages
@@ -27,7 +28,7 @@ from linli.cases import selectors as cs
 from linli.cases import services as svc
 from linli.cases.models import OPEN_STATUSES, Case, Channel, Status
 from linli.cases.perms import CasePerm
-from linli.core.errors import DomainError, Invalid
+from linli.core.errors import DomainError, Forbidden, Invalid
 from linli.core.i18n import Msg
 from linli.core.pagination import paginate
 from linli.orgs.selectors import has_perm_anywhere
@@ -80,6 +81,18 @@ def save_photos(files, *, prefix: str = "cases") -> list[str]:
         day = timezone.localdate()
         refs.append(default_storage.save(f"{prefix}/{day:%Y/%m}/{uuid.uuid4().hex}{ext}", f))
     return refs
+
+
+@contextmanager
+def stored_photos(files, *, prefix: str = "cases"):
+    """save_photos, removing the stored files again when the block fails (the case write rolled back)."""
+    refs = save_photos(files, prefix=prefix)
+    try:
+        yield refs
+    except BaseException:
+        for ref in refs:
+            default_storage.delete(ref)
+        raise
 
 
 def photo_refs(case: Case, events) -> set[str]:
@@ -220,10 +233,9 @@ def case_photo(request, case_id: int):
     return photo_response(case, request.GET.get("ref", ""))
 
 
-def _run_action(request, case: Case, action: str):
+def _run_action(request, case: Case, action: str, photos: list[str]):
     actor, p = request.user, request.POST
     note = p.get("note", "").strip()
-    photos = save_photos(request.FILES.getlist("photos")) if action in PHOTO_ACTIONS else []
     org = cs.ref_organisation(_int(p.get("organisation")))
     account = cs.ref_account(_int(p.get("account")))
     match action:
@@ -273,7 +285,8 @@ def case_act(request, case_id: int, action: str):
     if action not in svc.ACTIONS:
         raise Http404
     try:
-        _run_action(request, case, action)
+        with stored_photos(request.FILES.getlist("photos") if action in PHOTO_ACTIONS else []) as photos:
+            _run_action(request, case, action, photos)
     except DomainError as exc:
         if exc.status == 404 and action not in ("dispatch", "reassign", "transfer", "co_handle", "merge"):
             raise
@@ -338,7 +351,7 @@ class ReportForm(forms.Form):
 def case_new(request):
     actor = request.user
     if not has_perm_anywhere(actor, CasePerm.INTAKE):
-        raise svc._forbidden(CasePerm.INTAKE)
+        raise Forbidden("permission.denied", Msg("没有登记事件的权限（{perm}）", "You may not file cases ({perm})"), perm=CasePerm.INTAKE)
     form = ReportForm(request.POST or None, request.FILES or None, actor=actor)
     ctx: dict = {"form": form, "duplicates": []}
     if request.method == "POST" and form.is_valid():
@@ -350,12 +363,12 @@ def case_new(request):
                 visible = set(cs.cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
                 ctx["duplicates"] = [{"case": c, "distance": round(dist)} for c, dist in found if c.pk in visible]
             if not ctx["duplicates"]:
-                case = svc.case_report(
-                    actor=actor, channel=d["channel"], category=category, title=d["title"], description=d["description"],
-                    lat=d["lat"], lng=d["lng"], region=cs.ref_region(d["region"]), address=d["address"],
-                    reporter_contact=d["reporter_contact"],
-                    photos=save_photos(request.FILES.getlist("photos")),
-                )
+                with stored_photos(request.FILES.getlist("photos")) as photos:
+                    case = svc.case_report(
+                        actor=actor, channel=d["channel"], category=category, title=d["title"], description=d["description"],
+                        lat=d["lat"], lng=d["lng"], region=cs.ref_region(d["region"]), address=d["address"],
+                        reporter_contact=d["reporter_contact"], photos=photos,
+                    )
                 messages.success(request, _("已登记工单 %(number)s") % {"number": case.number})
                 return HttpResponseRedirect(reverse("console:cases_case", args=[case.pk]))
         except DomainError as exc:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from linli.cases import selectors as cs
 from linli.cases import services as svc
 from linli.cases.models import Channel, EventKind, Status
-from linli.console.views_cases import MultiFileField, photo_response, save_photos, sla_state
+from linli.console.views_cases import MultiFileField, photo_response, sla_state, stored_photos
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
 
@@ -82,11 +82,12 @@ def case_new(request):
             house = cs.ref_house(house_id) if house_id else None
             if house_id and house_id not in {h.residency.house_id for h in homes}:
                 raise NotFound("place.house_not_found")
-            case = svc.case_report(
-                actor=actor, channel=Channel.PORTAL, category=cs.category_get(category_id=d["category"]), title=d["title"],
-                description=d["description"], house=house, lat=None if house else d["lat"], lng=None if house else d["lng"],
-                address=d["address"], photos=save_photos(request.FILES.getlist("photos"), prefix="cases/portal"),
-            )
+            with stored_photos(request.FILES.getlist("photos"), prefix="cases/portal") as photos:
+                case = svc.case_report(
+                    actor=actor, channel=Channel.PORTAL, category=cs.category_get(category_id=d["category"]), title=d["title"],
+                    description=d["description"], house=house, lat=None if house else d["lat"], lng=None if house else d["lng"],
+                    address=d["address"], photos=photos,
+                )
         except DomainError as exc:
             ctx["error"] = exc
             return render(request, "portal/cases/new.html", ctx, status=exc.status)
@@ -146,8 +147,8 @@ def case_act(request, case_id: int, action: str):
     actor, p = request.user, request.POST
     try:
         if action == "comment":
-            svc.case_comment(actor=actor, case=case, note=p.get("note", ""),
-                             photos=save_photos(request.FILES.getlist("photos"), prefix="cases/portal"))
+            with stored_photos(request.FILES.getlist("photos"), prefix="cases/portal") as photos:
+                svc.case_comment(actor=actor, case=case, note=p.get("note", ""), photos=photos)
             messages.success(request, _("留言已发送"))
         elif action == "rate":
             score = int(p["score"]) if p.get("score", "").isdigit() else 0

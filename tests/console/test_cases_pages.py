@@ -159,14 +159,16 @@ def test_C3_L3_full_loop_through_console_forms(w):
         assert label in page.text
 
 
-def test_C3_errors_are_shown_in_chinese(w):
+def test_C3_errors_are_shown_in_chinese(w, tmp_path):
     case = report(w)
     case_accept(actor=w.worker_a, case=case)
     case_dispatch(actor=w.worker_a, case=case, to=w.dept)
     case_start(actor=w.handler, case=case)
     c = as_(w.handler)
-    empty = c.post(reverse("console:cases_act", args=[case.pk, "resolve"]), {"note": ""})
+    photo = SimpleUploadedFile("p.png", PNG, content_type="image/png")
+    empty = c.post(reverse("console:cases_act", args=[case.pk, "resolve"]), {"note": "", "photos": [photo]})
     assert empty.status_code == 422 and "请填写说明" in empty.text
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # the failed step's upload is removed again
     illegal = c.post(reverse("console:cases_act", args=[case.pk, "close"]), {})
     assert illegal.status_code == 409 and "不能执行" in illegal.text
     denied = as_(w.street_supervisor).post(reverse("console:cases_act", args=[case.pk, "resolve"]), {"note": "x"})

@@ -119,3 +119,11 @@ def test_L2_list_is_paginated_with_constant_queries(kb, resident, api_as, django
 @pytest.mark.parametrize("limit", [1, 20])
 def test_L2_search_limit(kb, resident, api_as, limit):
     assert len(api_as(resident).get("knowledge/search", {"q": "老人", "limit": limit}).json()["items"]) <= limit
+
+
+def test_L2_search_query_count_is_constant(kb, resident, api_as, django_assert_max_num_queries):
+    c = api_as(resident)
+    c.get("knowledge/search", {"q": "低保"})
+    with django_assert_max_num_queries(8):
+        res = c.get("knowledge/search", {"q": "老人补贴怎么领", "limit": 20})
+    assert len(res.json()["items"]) >= 5

@@ -73,3 +73,9 @@ def test_L2_body_render_escapes_markup():
 
     html = to_html("<script>alert(1)</script> **粗**\n\n1. 一\n2. 二")
     assert "<script>" not in html and "&lt;script&gt;" in html and "<strong>粗</strong>" in html and "<ol>" in html
+
+
+def test_L2_console_nav_shows_knowledge_to_holders_only(kb, viewer, tree):
+    assert 'href="/console/kb/"' in _as(viewer).get("/console/").text
+    other = f.account(perms=["person.view"], scope=tree.community_a)
+    assert 'href="/console/kb/"' not in _as(other).get("/console/").text

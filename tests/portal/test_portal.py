@@ -44,6 +44,8 @@ def test_U1_portal_login_with_password_goes_home(family):
     assert r.status_code == 302 and r.url == reverse("portal:home")
     home = c.get(r.url)
     assert "林居民，您好" in home.text and family["home"].address in home.text
+    for name in ("portal:cases_home", "portal:kb_home", "portal:my_home", "portal:profile", "portal:consents"):
+        assert f'href="{reverse(name)}"' in home.text  # every service is one tap from home
     bad = Client().post(reverse("portal:login"), {"username": "linjumin", "password": "wrong-password"})
     assert bad.status_code == 400 and "用户名或密码错误" in bad.text
 

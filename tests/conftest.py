@@ -135,3 +135,17 @@ class ApiClient:
 def api_as():
     """api_as(account) -> ApiClient authenticated as that account."""
     return ApiClient
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests (live_server, transactional_db, transaction=True) end with a flush that also
+    empties data the migrations seeded (roles, device types and rules, case categories and holidays,
+    knowledge articles). Serialized rollback restores that data before each of them; pytest-django
+    already runs them after the ordinary tests, which see the seeded database untouched."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = bool({"transactional_db", "live_server"} & set(item.fixturenames)) or bool(
+            marker and marker.kwargs.get("transaction")
+        )
+        if transactional and "django_db_serialized_rollback" not in item.fixturenames:
+            item.fixturenames.append("django_db_serialized_rollback")

@@ -71,12 +71,19 @@ def _audit_table_flushable(request):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_spatial_index(settings):
-    """Tests create and delete boundaries back to back: never reuse an index from a previous test."""
+def _fresh_in_process_indexes(settings):
+    """In-process indexes (point→grid, access and parking decisions, device directory and rule book)
+    key their freshness on version rows that roll back with each test: start every test without them."""
     settings.LINLI_SPATIAL_INDEX_TTL = 0
+    from linli.access import decision as access_decision
+    from linli.iot import ingest
+    from linli.parking import decision as parking_decision
     from linli.places import spatial
 
     spatial.invalidate()
+    access_decision.invalidate()
+    parking_decision.invalidate()
+    ingest.reset_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -228,6 +228,13 @@ DIRECTORY = DeviceDirectory()
 _BOOK = rules_mod.RuleBook()
 
 
+def reset_caches() -> None:
+    """Forget this process's device directory and rule book (they reload from the database)."""
+    global _BOOK
+    DIRECTORY.clear()
+    _BOOK = rules_mod.RuleBook()
+
+
 def rule_book() -> rules_mod.RuleBook:
     global _BOOK
     version = RuleSetVersion.objects.filter(id=1).values_list("version", flat=True).first() or 0

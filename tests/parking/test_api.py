@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.test import Client
 
 from linli.parking import decision
@@ -40,6 +41,12 @@ def test_K2_device_entry_exit_with_lot_token(lot_site, api_as):
 
 
 def test_K2_resident_pays_in_portal_then_drives_out(lot_site, api_as):
+    # Frozen clock: the stay is exactly 2 h, and a slow run must not tick it into the next billing step.
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=False):
+        _resident_pays_then_drives_out(lot_site, api_as)
+
+
+def _resident_pays_then_drives_out(lot_site, api_as):
     s = lot_site
     svc.vehicle_register(actor=s.resident, owner=s.owner, plate="鲁A12345")
     svc.plate_entry(lot=s.lot, plate="鲁A12345", at=dt.datetime.now(dt.UTC) - 2 * H)

@@ -13,7 +13,6 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from linli.core.errors import DomainError, Invalid, NotFound, Throttled
 from linli.core.middleware import client_ip
 from linli.core.pagination import paginate
+from linli.core.web import elder_toggle_response, safe_next
 from linli.orgs import selectors as org_selectors
 from linli.orgs import services as org_services
 from linli.orgs.perms import PERM_LABELS, Perm, covers
@@ -43,14 +43,6 @@ from .forms import (
 )
 
 PAGE_SIZE = 50
-ELDER_COOKIE = "linli_elder"
-
-
-def _safe_next(request, fallback: str) -> str:
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return nxt
-    return fallback
 
 
 def _page(request, qs, order: str = "-id"):
@@ -81,7 +73,7 @@ def _int_or_none(value) -> int | None:
 def login(request):
     home = reverse("console:home")
     if request.method == "GET" and is_console_user(request.user):
-        return HttpResponseRedirect(_safe_next(request, home))
+        return HttpResponseRedirect(safe_next(request, home))
     form = LoginForm(request.POST or None)
     error = None
     status = 200
@@ -97,12 +89,12 @@ def login(request):
         else:
             if is_console_user(account):
                 auth.login(request, account)
-                return HttpResponseRedirect(_safe_next(request, home))
+                return HttpResponseRedirect(safe_next(request, home))
             error = DomainError("console.not_staff", _("该账号不是工作人员账号，请使用居民服务入口登录。"))
             status = 403
     elif request.method == "POST":
         status = 400
-    return render(request, "console/login.html", {"form": form, "error": error, "next": _safe_next(request, "")}, status=status)
+    return render(request, "console/login.html", {"form": form, "error": error, "next": safe_next(request, "")}, status=status)
 
 
 @require_POST
@@ -116,12 +108,7 @@ def logout(request):
 @require_POST
 def elder_toggle(request):
     """Switch the elder-friendly mode (large text, high contrast) on or off; remembered for a year."""
-    response = HttpResponseRedirect(_safe_next(request, reverse("console:home")))
-    if request.COOKIES.get(ELDER_COOKIE) == "1":
-        response.delete_cookie(ELDER_COOKIE, samesite="Lax")
-    else:
-        response.set_cookie(ELDER_COOKIE, "1", max_age=365 * 24 * 3600, samesite="Lax", httponly=False)
-    return response
+    return elder_toggle_response(request, safe_next(request, reverse("console:home")))
 
 
 # ---- home ----------------------------------------------------------------------------------

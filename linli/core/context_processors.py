@@ -1,5 +1,8 @@
+from .web import ELDER_COOKIE
+
+
 def linli(request):
     return {
-        "elder_mode": request.COOKIES.get("linli_elder") == "1",
+        "elder_mode": request.COOKIES.get(ELDER_COOKIE) == "1",
         "product_name": "邻里",
     }

@@ -13,7 +13,6 @@ from django.contrib import auth, messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from linli.core.errors import DomainError, Throttled
 from linli.core.middleware import client_ip
 from linli.core.pii import mask_id_number, mask_phone
+from linli.core.web import elder_toggle_response, safe_next
 from linli.orgs import services as org_services
 from linli.orgs.models import AccountKind
 from linli.people import selectors as people
@@ -29,7 +29,6 @@ from linli.people.models import ETHNICITIES, ConsentPurpose
 
 from . import selectors
 
-ELDER_COOKIE = "linli_elder"
 BIOMETRIC = {ConsentPurpose.BIOMETRIC_FACE, ConsentPurpose.BIOMETRIC_FINGERPRINT}
 PURPOSE_HELP = {
     ConsentPurpose.DATA_PROCESSING: _lazy("社区登记、服务和管理所需的基本信息（姓名、证件、联系方式、住址）。"),
@@ -56,11 +55,9 @@ def _is_staff(user) -> bool:
     return bool(user.is_authenticated and user.is_active and (user.is_superuser or getattr(user, "kind", None) == AccountKind.STAFF))
 
 
+
 def _safe_next(request, fallback: str) -> str:
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt.startswith("/portal/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        return nxt
-    return fallback
+    return safe_next(request, fallback, prefix="/portal/")
 
 
 def portal_view(view):
@@ -117,12 +114,7 @@ def logout(request):
 
 @require_POST
 def elder_toggle(request):
-    response = HttpResponseRedirect(_safe_next(request, reverse("portal:home")))
-    if request.COOKIES.get(ELDER_COOKIE) == "1":
-        response.delete_cookie(ELDER_COOKIE, samesite="Lax")
-    else:
-        response.set_cookie(ELDER_COOKIE, "1", max_age=365 * 24 * 3600, samesite="Lax")
-    return response
+    return elder_toggle_response(request, _safe_next(request, reverse("portal:home")))
 
 
 @require_GET

@@ -31,6 +31,7 @@ urlpatterns = [
 ]
 
 # Domain sections live in their own modules (linli/console/urls_<section>.py); mounted when present.
-for prefix, module in (("data/", "urls_data"), ("cases/", "urls_cases"), ("iot/", "urls_iot"), ("parking/", "urls_parking"), ("kb/", "urls_kb")):
+for prefix, module in (("data/", "urls_data"), ("cases/", "urls_cases"), ("iot/", "urls_iot"), ("parking/", "urls_parking"), ("sharing/", "urls_sharing"),
+                       ("access/", "urls_access"), ("hotline/", "urls_hotline"), ("patrols/", "urls_patrols"), ("kb/", "urls_kb")):
     if importlib.util.find_spec(f"linli.console.{module}") is not None:
         urlpatterns.append(path(prefix, include(f"linli.console.{module}")))

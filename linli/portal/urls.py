@@ -16,6 +16,7 @@ urlpatterns = [
 ]
 
 # Domain sections live in their own modules (linli/portal/urls_<section>.py); mounted when present.
-for _prefix, _module in (("cases/", "urls_cases"), ("kb/", "urls_kb")):
+for _prefix, _module in (("cases/", "urls_cases"), ("kb/", "urls_kb"), ("access/", "urls_access"),
+                         ("parking/", "urls_parking"), ("sharing/", "urls_sharing")):
     if importlib.util.find_spec(f"linli.portal.{_module}") is not None:
         urlpatterns.append(path(_prefix, include(f"linli.portal.{_module}")))

@@ -32,8 +32,12 @@ def console_nav(request) -> list[dict]:
         ("console:people", _("人员查询"), Perm.PERSON_VIEW, {"people", "person"}),
         ("console:groups", _("特殊人群"), Perm.SPECIAL_GROUP_VIEW, {"groups", "group"}),
         ("console:cases_home", _("事件工单"), "case.view", None),
+        ("console:hotline_home", _("热线坐席"), "case.intake", None),
+        ("console:patrols_home", _("网格巡查"), ("patrol.view", "patrol.perform"), None),
         ("console:iot_home", _("设备告警"), ("device.view", "alarm.view"), None),
+        ("console:access_home", _("门禁访客"), ("access.view", "access.visitor_desk", "access.watch_list"), None),
         ("console:parking_home", _("停车"), "parking.view", None),
+        ("console:sharing_home", _("共享车位与充电"), "parking.view", None),
         ("console:kb_home", _("知识库"), "knowledge.view", None),
         ("console:data_home", _("导入导出"), (Perm.DATA_IMPORT, Perm.DATA_EXPORT), None),
     ]

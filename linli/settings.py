@@ -207,3 +207,16 @@ UNFOLD = {
     "SITE_HEADER": "邻里 · 智慧社区平台",
     "SHOW_LANGUAGES": True,
 }
+
+# IoT alarms (D4): minutes an alarm may stay unacknowledged before it escalates one tier
+# (grid/community → street → district); 0 or empty = that severity never escalates. Live feed over
+# Redis pub/sub (LINLI_REDIS_URL) with at most LINLI_LIVE_MAX_STREAMS open streams per process.
+LINLI_ALARM_ESCALATE_MIN = {
+    sev: int(val) for sev, val in (
+        item.split("=", 1) for item in os.environ.get(
+            "LINLI_ALARM_ESCALATE_MIN", "critical=5,major=15,minor=60,warning=0").split(",") if "=" in item
+    )
+}
+LINLI_LIVE_REDIS_URL = os.environ.get("LINLI_LIVE_REDIS_URL", os.environ.get("LINLI_REDIS_URL", ""))
+LINLI_LIVE_MAX_STREAMS = int(os.environ.get("LINLI_LIVE_MAX_STREAMS", "4"))
+LINLI_LIVE_STREAM_SECONDS = float(os.environ.get("LINLI_LIVE_STREAM_SECONDS", "25"))

@@ -15,6 +15,7 @@ urlpatterns = [
     path("devices/<int:device_id>/commands/", v.device_command, name="iot_device_command"),
     path("alarms/", v.alarm_console, name="iot_alarms"),
     path("alarms/feed/", v.alarm_feed, name="iot_alarm_feed"),
+    path("alarms/stream/", v.alarm_stream, name="iot_alarm_stream"),
     path("alarms/<int:alarm_id>/<str:action>/", v.alarm_action, name="iot_alarm_action"),
     path("rules/", v.rule_list, name="iot_rules"),
     path("rules/new/", v.rule_create, name="iot_rule_create"),

@@ -271,15 +271,24 @@ class Alarm(TimeStamped):
     cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="清除人")
     cleared_at = models.DateTimeField("清除时间", null=True, blank=True)
     note = models.CharField("处置说明", max_length=300, blank=True)
+    # Escalation while nobody acknowledges (D4): 0 = grid/community, 1 = street, 2 = district.
+    escalation_level = models.PositiveSmallIntegerField("升级层级", default=0)
+    escalated_at = models.DateTimeField("最近升级时间", null=True, blank=True)
+    next_escalation_at = models.DateTimeField("下次升级时间", null=True, blank=True)
 
     objects = ScopedManager()
 
     class Meta:
         verbose_name = "告警"
         verbose_name_plural = verbose_name
-        indexes = [models.Index(fields=["status", "id"]), models.Index(fields=["region", "id"])]
+        indexes = [
+            models.Index(fields=["status", "id"]), models.Index(fields=["region", "id"]),
+            models.Index(fields=["next_escalation_at"], condition=Q(status="active", next_escalation_at__isnull=False),
+                         name="iot_alarm_escalation_due"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["device", "rule"], condition=~Q(status="cleared"), name="iot_alarm_one_open_per_rule"),
+            models.CheckConstraint(condition=Q(escalation_level__lte=2), name="iot_alarm_escalation_level_valid"),
             models.CheckConstraint(condition=Q(status__in=[s.value for s in AlarmStatus]), name="iot_alarm_status_valid"),
             models.CheckConstraint(condition=~Q(status="cleared") | Q(cleared_at__isnull=False), name="iot_alarm_cleared_at"),
         ]

@@ -97,53 +97,62 @@ class Reading:
 
 
 # ---- validation ----------------------------------------------------------------------------------
-def _bad(reason: str) -> Invalid:
-    return Invalid("rule.invalid_condition", Msg("规则条件有误：{reason}", "Invalid rule condition: {reason}"), detail={"reason": reason}, reason=reason)
+def _bad(zh: str, en: str, *, index: int | None = None, **fmt: Any) -> Invalid:
+    """A rule-condition error in Chinese and English; ``detail`` names the condition and the reason."""
+    prefix_zh, prefix_en = ("第{n}个条件：", "condition {i}: ") if index is not None else ("", "")
+    n = {"n": index + 1, "i": index} if index is not None else {}
+    reason_zh = (prefix_zh + zh).format(**n, **fmt)
+    reason_en = (prefix_en + en).format(**n, **fmt)
+    detail: dict[str, Any] = {"reason": reason_en}
+    if index is not None:
+        detail["condition"] = index
+    return Invalid("rule.invalid_condition", Msg("规则条件有误：{reason_zh}", "Invalid rule condition: {reason_en}"),
+                   detail=detail, reason_zh=reason_zh, reason_en=reason_en)
 
 
 def validate_conditions(conditions: Any, match: str) -> list[dict]:
     """Return normalised conditions or raise Invalid("rule.invalid_condition")."""
     if match not in ("all", "any"):
-        raise _bad("match must be all or any")
+        raise _bad("组合方式只能是“全部满足”(all)或“任一满足”(any)", "match must be all or any")
     if not isinstance(conditions, list) or not conditions or len(conditions) > 10:
-        raise _bad("conditions must be a list of 1 to 10 items")
+        raise _bad("条件须为 1 到 10 项的列表", "conditions must be a list of 1 to 10 items")
     out: list[dict] = []
     for i, c in enumerate(conditions):
         if not isinstance(c, dict):
-            raise _bad(f"condition {i} is not an object")
+            raise _bad("格式不正确，应为对象", "is not an object", index=i)
         kind = c.get("type")
         key = c.get("key")
         if not isinstance(key, str) or not 0 < len(key) <= KEY_MAX:
-            raise _bad(f"condition {i}: key required")
+            raise _bad("须填写读数项(key)，最长 {max} 个字符", "key required (at most {max} characters)", index=i, max=KEY_MAX)
         if kind == "threshold" or kind == "rate":
             op = c.get("op")
             if op not in OPS:
-                raise _bad(f"condition {i}: op must be one of {' '.join(OPS)}")
+                raise _bad("比较符须为 {ops} 之一", "op must be one of {ops}", index=i, ops=" ".join(OPS))
             value = c.get("value")
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _bad(f"condition {i}: value must be a number")
+                raise _bad("阈值须为数字", "value must be a number", index=i)
             norm: dict[str, Any] = {"type": kind, "key": key, "op": op, "value": float(value)}
             if kind == "threshold" and c.get("clear") is not None:
                 clear = c["clear"]
                 if isinstance(clear, bool) or not isinstance(clear, int | float):
-                    raise _bad(f"condition {i}: clear must be a number")
+                    raise _bad("恢复值须为数字", "clear must be a number", index=i)
                 if op in (">", ">=") and clear > value or op in ("<", "<=") and clear < value:
-                    raise _bad(f"condition {i}: clear level must be on the normal side of the trigger level")
+                    raise _bad("恢复值须在阈值的正常一侧（回差）", "clear level must be on the normal side of the trigger level", index=i)
                 if op in ("==", "!="):
-                    raise _bad(f"condition {i}: clear level needs an ordering operator")
+                    raise _bad("设置恢复值时比较符须为 > >= < <=", "clear level needs an ordering operator", index=i)
                 norm["clear"] = float(clear)
             if kind == "rate":
                 per_s = c.get("per_s", 1)
                 if isinstance(per_s, bool) or not isinstance(per_s, int | float) or per_s <= 0:
-                    raise _bad(f"condition {i}: per_s must be a positive number")
+                    raise _bad("变化率的时间单位(per_s)须为正数", "per_s must be a positive number", index=i)
                 norm["per_s"] = float(per_s)
         elif kind == "event":
             values = c.get("values")
             if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-                raise _bad(f"condition {i}: values must be a non-empty list of strings")
+                raise _bad("事件值须为非空的文本列表", "values must be a non-empty list of strings", index=i)
             norm = {"type": "event", "key": key, "values": values}
         else:
-            raise _bad(f"condition {i}: type must be threshold, rate or event")
+            raise _bad("类型须为阈值(threshold)、变化率(rate)或事件(event)", "type must be threshold, rate or event", index=i)
         out.append(norm)
     return out
 

@@ -198,6 +198,9 @@ class AlarmOut(Schema):
     cleared_by_id: int | None
     cleared_at: dt.datetime | None
     note: str
+    escalation_level: int = Field(..., description="0 网格/社区, 1 街道, 2 区县 (D4 escalation while unacknowledged)")
+    escalated_at: dt.datetime | None
+    next_escalation_at: dt.datetime | None
 
 
 class AlarmActionIn(Schema):

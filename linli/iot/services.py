@@ -19,14 +19,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
+from linli.core import live
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound
 from linli.core.i18n import Msg
-from linli.orgs.models import Role, RoleAssignment
 from linli.orgs.perms import check_perm_at
 from linli.orgs.selectors import holds_at_root
 from linli.places.models import Region
 
-from . import partitions
+from . import escalation, partitions
 from . import rules as rules_mod
 from .models import (
     Alarm,
@@ -384,21 +384,6 @@ def rule_delete(*, actor: Any, rule: Rule) -> None:
 
 
 # ---- alarms --------------------------------------------------------------------------------------
-def responsible_accounts(region_path: str) -> list[int]:
-    """Active accounts holding alarm.view over the grid (any ancestor of ``region_path``)."""
-    role_ids = [r.pk for r in Role.objects.only("id", "permissions") if IotPerm.ALARM_VIEW in (r.permissions or [])]
-    if not role_ids:
-        return []
-    prefixes = [region_path[:i] for i in range(Region.steplen, len(region_path) + 1, Region.steplen)]
-    now = timezone.now()
-    return list(
-        RoleAssignment.objects.filter(role_id__in=role_ids, region__path__in=prefixes, account__is_active=True)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
-
-
 def _format(rule: rules_mod.CompiledRule, key: str, value: float | None, text: str) -> str:
     if value is not None:
         return f"{rule.message}（{key}={value:g}）"[:300]
@@ -416,6 +401,7 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
             alarm = Alarm.objects.create(
                 device_id=device_id, rule_id=rule.id, region_id=region_id, severity=rule.severity, started_at=at, last_at=at,
                 key=key, value=value, value_text=(value_text or "")[:200], message=_format(rule, key, value, value_text),
+                next_escalation_at=escalation.next_escalation(rule.severity, 0, max(at, timezone.now())),
             )
     except IntegrityError:
         Alarm.objects.filter(device_id=device_id, rule_id=rule.id).exclude(status=AlarmStatus.CLEARED).update(
@@ -423,9 +409,13 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
         )
         return None
     path = Region.objects.filter(pk=region_id).values_list("path", flat=True).get()
-    AlarmNotification.objects.bulk_create(
-        [AlarmNotification(account_id=a, alarm=alarm) for a in responsible_accounts(path)], ignore_conflicts=True
-    )
+    level, accounts = escalation.first_tier(path)
+    escalation.notify(alarm, accounts)
+    if level:
+        alarm.escalation_level = level
+        alarm.next_escalation_at = escalation.next_escalation(rule.severity, level, max(at, timezone.now()))
+        Alarm.objects.filter(pk=alarm.pk).update(escalation_level=level, next_escalation_at=alarm.next_escalation_at)
+    live.publish("alarms", {"kind": "raised", "id": alarm.pk, "region": path, "severity": rule.severity})
     if rule.create_case:
         AlarmOutbox.objects.get_or_create(alarm=alarm, kind="open_case")
     record(actor=None, action="iot.alarm_raise", obj=alarm, after=snapshot(alarm), region_path=path)
@@ -438,8 +428,9 @@ def alarm_auto_clear(*, device_id: int, rule_id: int, at: dt.datetime) -> bool:
     if alarm is None:
         return False
     before = snapshot(alarm, ["status"])
-    alarm.status, alarm.cleared_at = AlarmStatus.CLEARED, max(at, alarm.started_at)
-    alarm.save(update_fields=["status", "cleared_at", "updated_at"])
+    alarm.status, alarm.cleared_at, alarm.next_escalation_at = AlarmStatus.CLEARED, max(at, alarm.started_at), None
+    alarm.save(update_fields=["status", "cleared_at", "next_escalation_at", "updated_at"])
+    live.publish("alarms", {"kind": "cleared", "id": alarm.pk, "region": alarm.region.path})
     record(actor=None, action="iot.alarm_auto_clear", obj=alarm, before=before, after=snapshot(alarm, ["status", "cleared_at"]),
            region_path=alarm.region.path)
     return True
@@ -459,8 +450,9 @@ def alarm_acknowledge(*, actor: Any, alarm: Alarm, note: str = "") -> Alarm:
     check_alarm_action(actor, alarm, to=AlarmStatus.ACKNOWLEDGED)
     before = snapshot(alarm, ["status"])
     alarm.status, alarm.acknowledged_by, alarm.acknowledged_at = AlarmStatus.ACKNOWLEDGED, actor, timezone.now()
-    alarm.note = note[:300] or alarm.note
-    alarm.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "note", "updated_at"])
+    alarm.note, alarm.next_escalation_at = note[:300] or alarm.note, None
+    alarm.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "note", "next_escalation_at", "updated_at"])
+    live.publish("alarms", {"kind": "acknowledged", "id": alarm.pk, "region": alarm.region.path})
     record(actor=actor, action="iot.alarm_acknowledge", obj=alarm, before=before, after=snapshot(alarm, ["status", "note"]), region_path=alarm.region.path)
     return alarm
 
@@ -473,8 +465,9 @@ def alarm_clear(*, actor: Any, alarm: Alarm, note: str = "") -> Alarm:
     check_alarm_action(actor, alarm, to=AlarmStatus.CLEARED)
     before = snapshot(alarm, ["status"])
     alarm.status, alarm.cleared_by, alarm.cleared_at = AlarmStatus.CLEARED, actor, timezone.now()
-    alarm.note = note[:300] or alarm.note
-    alarm.save(update_fields=["status", "cleared_by", "cleared_at", "note", "updated_at"])
+    alarm.note, alarm.next_escalation_at = note[:300] or alarm.note, None
+    alarm.save(update_fields=["status", "cleared_by", "cleared_at", "note", "next_escalation_at", "updated_at"])
+    live.publish("alarms", {"kind": "cleared", "id": alarm.pk, "region": alarm.region.path})
     record(actor=actor, action="iot.alarm_clear", obj=alarm, before=before, after=snapshot(alarm, ["status", "note"]), region_path=alarm.region.path)
     return alarm
 

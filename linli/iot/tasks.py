@@ -28,3 +28,11 @@ def command_timeouts_task() -> int:
     from .services import command_timeouts
 
     return command_timeouts()
+
+
+@task()
+def alarm_escalation_task() -> dict:
+    """Escalate alarms nobody acknowledged in time (D4); idempotent, safe to run concurrently."""
+    from .escalation import escalation_sweep
+
+    return escalation_sweep()

@@ -2,7 +2,7 @@
 
 Tiers by the level at which a role holding ``alarm.view`` is assigned: 0 = the grid and its community
 (the people on the spot), 1 = the street (街道), 2 = the district and city. A new alarm notifies the
-first tier that has anyone; an ``active`` alarm not acknowledged within the severity's delay
+first tier that has anyone, and the staff of the device's owner organisation who hold alarm.view there; an ``active`` alarm not acknowledged within the severity's delay
 (``LINLI_ALARM_ESCALATE_MIN``) is escalated one tier by ``escalation_sweep`` and that tier is notified.
 Acknowledging or clearing stops escalation. The sweep is idempotent: it locks due rows (skipping rows
 another sweep holds), moves each one tier with a conditional UPDATE, and notifications are unique per
@@ -62,13 +62,32 @@ def tier_accounts(region_path: str, level: int) -> list[int]:
     )
 
 
-def first_tier(region_path: str) -> tuple[int, list[int]]:
-    """The lowest tier with anyone to notify (0 when nobody at all)."""
+def owner_accounts(region_path: str, owner_org_id: int | None) -> list[int]:
+    """Active staff of the device's owner organisation (e.g. the property company that runs it) who
+    hold alarm.view over the device's grid: they are told from the start, whatever the tier."""
+    if owner_org_id is None:
+        return []
+    roles = _alarm_roles()
+    prefixes = [region_path[:i] for i in range(Region.steplen, len(region_path) + 1, Region.steplen)]
+    now = timezone.now()
+    return list(
+        RoleAssignment.objects.filter(role_id__in=roles, region__path__in=prefixes, account__is_active=True,
+                                      account__organisation_id=owner_org_id)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .values_list("account_id", flat=True)
+        .distinct()
+    ) if roles else []
+
+
+def first_tier(region_path: str, owner_org_id: int | None = None) -> tuple[int, list[int]]:
+    """The lowest tier with anyone to notify (0 when nobody at all), plus the owner organisation's
+    responsible staff."""
+    owners = owner_accounts(region_path, owner_org_id)
     for level in range(len(TIERS)):
         accounts = tier_accounts(region_path, level)
         if accounts:
-            return level, accounts
-    return 0, []
+            return level, sorted(set(accounts) | set(owners))
+    return 0, owners
 
 
 def notify(alarm: Alarm, accounts: list[int]) -> int:

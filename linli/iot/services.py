@@ -409,7 +409,8 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
         )
         return None
     path = Region.objects.filter(pk=region_id).values_list("path", flat=True).get()
-    level, accounts = escalation.first_tier(path)
+    owner_org_id = Device.objects.filter(pk=device_id).values_list("owner_org_id", flat=True).first()
+    level, accounts = escalation.first_tier(path, owner_org_id)
     escalation.notify(alarm, accounts)
     if level:
         alarm.escalation_level = level

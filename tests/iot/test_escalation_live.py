@@ -179,3 +179,21 @@ def test_D4_live_feed_pushes_in_scope_alarms_only(tree, settings, django_capture
     slot = live.try_acquire()
     assert slot is not None
     slot.release()
+
+
+def test_D4_owner_organisation_staff_are_notified_from_the_start(tree, settings):
+    from tests.factories import organisation
+
+    settings.LINLI_ALARM_ESCALATE_MIN = {"critical": 5}
+    company = organisation(tree.community_a, name="阳光物业")
+    grid = account(perms=WATCH, scope=tree.grid_a)
+    property_staff = account(perms=WATCH, scope=tree.street, organisation=company)  # street-level grant, owner org
+    other_staff = account(perms=WATCH, scope=tree.street)
+    dev, _ = device(tree.grid_a, "gas_detector", owner_org=company)
+    with at(0):
+        send(dev, {"gas_lel": 50})
+    alarm = Alarm.objects.get(device=dev)
+    assert alarm.escalation_level == 0 and notified(alarm) == {grid.pk, property_staff.pk}
+    with at(5):
+        escalation_sweep()
+    assert other_staff.pk in notified(alarm)

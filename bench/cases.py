@@ -119,6 +119,30 @@ def _pct(samples: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 2)
 
 
+def reset_backlog(seed: int = 2026) -> dict:
+    """Make the sweep's backlog realistic and repeatable: re-spread the SLA clocks of the open bench
+    cases over the last 160 hours (some past 80 %, 100 % and 200 % of a 72-hour limit) and forget
+    earlier sweeps (stage stamps, automatic timeline events, keyed notifications)."""
+    from django.db import connection
+
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM cases_notification WHERE key <> '' AND case_id IN (SELECT id FROM cases_case WHERE number LIKE 'B%%')")
+        cur.execute("DELETE FROM cases_caseevent WHERE kind IN ('warned', 'escalated') AND case_id IN "
+                    "(SELECT id FROM cases_case WHERE number LIKE 'B%%')")
+        cur.execute(
+            "UPDATE cases_case SET sla_started_at = s, warn_at = s + interval '57.6 hours', due_at = s + interval '72 hours', "
+            "escalate2_at = s + interval '144 hours', warned_at = NULL, escalation_level = 0, escalated_at = NULL, event_seq = 1 "
+            "FROM (SELECT id AS cid, now() - make_interval(secs => ((hashtext(id::text || %s) & 2147483647) %% 576000)) AS s "
+            "FROM cases_case WHERE number LIKE 'B%%' AND status IN ('reported', 'accepted', 'dispatched', 'in_progress')) AS x "
+            "WHERE id = x.cid",
+            [str(seed)],
+        )
+        reset = cur.rowcount
+        cur.execute("ANALYZE cases_case")
+    return {"open_cases_reset": reset, "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def run_sweep() -> dict:
     from django.db.models import Q
     from django.utils import timezone
@@ -192,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "database": url.split("@")[-1]}
     report["world"] = setup_world()
     report["load"] = load_cases(args.cases)
+    report["backlog"] = reset_backlog()
     report["sla"] = run_sweep()
     report["intake"] = run_intake(args.requests)
     text = json.dumps(report, ensure_ascii=False, indent=2)

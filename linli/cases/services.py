@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
@@ -285,16 +284,22 @@ def _organisation(org: Organisation | int | None, *, code: str = "case.org_inval
 
 
 def next_number(now: dt.datetime) -> str:
-    """C + local date + 4-digit daily sequence (C202611230001); a locked counter row per day."""
+    """C + local date + 4-digit daily sequence (C202611230001): one ``UPDATE … RETURNING`` on the
+    day's counter row (row-locked until commit), created on the day's first case."""
     day = timezone.localtime(now).date()
-    if not CaseCounter.objects.filter(day=day).update(last=F("last") + 1):
-        try:
-            with transaction.atomic():
-                CaseCounter.objects.create(day=day, last=1)
-        except IntegrityError:
-            CaseCounter.objects.filter(day=day).update(last=F("last") + 1)
-    last = CaseCounter.objects.filter(day=day).values_list("last", flat=True).get()
-    return f"C{day:%Y%m%d}{last:04d}"
+    sql = f"UPDATE {CaseCounter._meta.db_table} SET last = last + 1 WHERE day = %s RETURNING last"
+    with connection.cursor() as cur:
+        cur.execute(sql, [day])
+        row = cur.fetchone()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    CaseCounter.objects.create(day=day, last=1)
+                    return f"C{day:%Y%m%d}0001"
+            except IntegrityError:
+                cur.execute(sql, [day])
+                row = cur.fetchone()
+    return f"C{day:%Y%m%d}{row[0]:04d}"
 
 
 def _contact(raw: str) -> tuple[str, str]:
@@ -384,39 +389,150 @@ def case_report(
         if existing is not None:
             check_view(actor, existing)
             return existing
-    if not category.is_active:
-        raise Invalid("case.category_inactive", Msg("该事件分类已停用", "This category is not in use"))
-    title = (title or "").strip()
-    if not title:
-        raise Invalid("case.title_required", Msg("请填写标题", "A title is required"))
+    _check_category(category)
+    title = _check_title(title)
     grid = _locate(lat=lat, lng=lng, house=house, region=region)
     check_report(actor, channel=channel, region=grid, house=house)
     contact, masked = _contact(reporter_contact)
-    photos = clean_photos(photos)
-    now = now or timezone.now()
+    is_resident = channel == Channel.PORTAL or getattr(actor, "kind", "") == AccountKind.RESIDENT
+    return _file(
+        actor=actor, channel=channel, category=category, title=title, description=description, lat=lat, lng=lng, grid=grid, house=house,
+        address=address, photos=clean_photos(photos), external_ref=external_ref, now=now or timezone.now(),
+        reporter_person=reporter_person or (actor.person if is_resident and actor.person_id else None),
+        reporter_account=actor if is_resident else None, reporter_contact=contact, reporter_contact_masked=masked,
+        intake_by=None if is_resident else actor,
+    )
+
+
+def _check_category(category: Category) -> None:
+    if not category.is_active:
+        raise Invalid("case.category_inactive", Msg("该事件分类已停用", "This category is not in use"))
+
+
+def _check_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise Invalid("case.title_required", Msg("请填写标题", "A title is required"))
+    return title
+
+
+def _file(*, actor: Any, channel: str, category: Category, title: str, description: str, lat: float | None, lng: float | None,
+          grid: Region, house: House | None, address: str, photos: list[str], external_ref: str, now: dt.datetime,
+          data: dict | None = None, **reporter: Any) -> Case:
+    """Route → SLA clock → number → insert → timeline → audit → notify (checks done by the caller)."""
     r = routing.route(region=grid, category=category)
     warn_at, due_at, esc2 = calendar.sla_instants(now, r.time_limit_hours, working=r.working_hours)
-    is_resident = channel == Channel.PORTAL or getattr(actor, "kind", "") == AccountKind.RESIDENT
     case = Case(
         channel=channel, category=category, title=title[:120], description=description or "", lat=lat, lng=lng,
         address=(address or (house.address if house else ""))[:200], region=grid, house=house, photos=photos, external_ref=external_ref,
-        reporter_person=reporter_person or (actor.person if is_resident and actor.person_id else None),
-        reporter_account=actor if is_resident else None, reporter_contact=contact, reporter_contact_masked=masked,
-        intake_by=None if is_resident else actor, status=S.REPORTED, priority=r.priority,
-        assigned_org=r.organisation, assigned_account=routing.grid_worker_for(grid), routing_rule=r.rule,
-        time_limit_hours=r.time_limit_hours, working_hours=r.working_hours, sla_started_at=now,
-        warn_at=warn_at, due_at=due_at, escalate2_at=esc2,
+        status=S.REPORTED, priority=r.priority, assigned_org=r.organisation, assigned_account=routing.grid_worker_for(grid),
+        routing_rule=r.rule, time_limit_hours=r.time_limit_hours, working_hours=r.working_hours, sla_started_at=now,
+        warn_at=warn_at, due_at=due_at, escalate2_at=esc2, **reporter,
     )
     case.number = next_number(now)
     _clean(case)
     case.event_seq = 1
     case.save()
-    _add_event(case, EventKind.CREATED, actor=actor, from_status="", photos=photos,
-           data={"channel": channel, "rule": r.rule.pk if r.rule else None, "assigned_org": case.assigned_org_id})
+    info: dict[str, Any] = {"channel": channel, "rule": r.rule.pk if r.rule else None, "assigned_org": case.assigned_org_id, **(data or {})}
+    provisional = calendar.provisional_years(now, esc2) if r.working_hours else []
+    if provisional:
+        info["calendar_provisional"] = provisional  # deadline counted without the (unpublished) 调休 days of these years
+    _add_event(case, EventKind.CREATED, actor=actor, from_status="", photos=photos, data=info)
     record(actor=actor, action="case.report", obj=case, after=snapshot(case, AUDIT_FIELDS + ["channel", "number"]),
-           detail={"number": case.number, "channel": channel}, region_path=grid.path)
+           detail={"number": case.number, "channel": channel, **({"calendar_provisional": provisional} if provisional else {})},
+           region_path=grid.path)
     _notify(case, NotificationKind.ASSIGNED, f"新事件 {case.number}：{case.title}", [case.assigned_account_id], exclude=actor)
     return case
+
+
+ALARM_FALLBACK_CATEGORY = "iot-alarm"
+
+
+def alarm_category(*, device_category: str, rule_code: str) -> Category:
+    """The case category of an alarm (``AlarmCategoryRule`` data: rule-specific row, then the device
+    category's row, then the urgent ``iot-alarm`` category)."""
+    from .config import snapshot
+
+    mapping = snapshot().alarm_categories
+    category_id = mapping.get((device_category, rule_code)) or mapping.get((device_category, ""))
+    category = Category.objects.filter(pk=category_id, is_active=True).first() if category_id else None
+    category = category or Category.objects.filter(code=ALARM_FALLBACK_CATEGORY, is_active=True).first()
+    if category is None:
+        raise Invalid("case.alarm_category_missing", Msg("未配置设备告警对应的事件分类", "No case category is configured for device alarms"),
+                      detail={"device_category": device_category, "rule": rule_code})
+    return category
+
+
+@transaction.atomic
+def case_from_alarm(*, alarm_id: int) -> Case:
+    """File (once) the case of an IoT alarm whose rule says a person must act (C1, channel ``iot``).
+
+    A service other apps call: idempotent — the alarm's case is returned when it exists, and two
+    concurrent calls cannot create two cases (``AlarmCase`` is keyed by the alarm and
+    ``Case(channel, external_ref)`` is unique). The category comes from ``AlarmCategoryRule``, the
+    location from the device (point, house, grid); the routing table and SLA apply as for any case."""
+    from linli.iot.models import Alarm
+
+    from .models import AlarmCase
+
+    link = AlarmCase.objects.filter(alarm_id=alarm_id).select_related("case").first()
+    if link is not None:
+        return link.case
+    alarm = (Alarm.objects.filter(pk=alarm_id).select_related("device", "device__device_type", "device__house__region", "rule", "region")
+             .first())
+    if alarm is None:
+        raise NotFound("alarm.not_found")
+    device, rule = alarm.device, alarm.rule
+    ref = f"alarm:{alarm.pk}"
+    existing = Case.objects.filter(channel=Channel.IOT, external_ref=ref).first()
+    if existing is None:
+        category = alarm_category(device_category=device.device_type.category, rule_code=rule.code)
+        house = device.house
+        lat, lng = (device.lat, device.lng) if device.lat is not None and device.lng is not None else (None, None)
+        grid = house.region if house is not None else alarm.region
+        where = device.location_note or (house.address if house else "")
+        description = "\n".join(x for x in [
+            f"设备告警：{alarm.message}", f"设备：{device.name or device.serial}（{device.device_type.name}，编号 {device.serial}）",
+            f"位置：{where}" if where else "", f"发生时间：{timezone.localtime(alarm.started_at):%Y-%m-%d %H:%M:%S}",
+            f"级别：{alarm.get_severity_display()}",
+        ] if x)
+        try:
+            with transaction.atomic():
+                existing = _file(
+                    actor=None, channel=Channel.IOT, category=category, title=f"{device.device_type.name}告警：{rule.name}"[:120],
+                    description=description, lat=lat, lng=lng, grid=grid, house=house, address=where, photos=[], external_ref=ref,
+                    now=timezone.now(), data={"alarm": alarm.pk, "device": device.pk, "alarm_rule": rule.code},
+                )
+        except IntegrityError:  # a concurrent call filed it first
+            existing = Case.objects.get(channel=Channel.IOT, external_ref=ref)
+    AlarmCase.objects.get_or_create(alarm_id=alarm.pk, defaults={"case": existing})
+    return existing
+
+
+@transaction.atomic
+def case_note_alarm_cleared(*, alarm_id: int) -> CaseEvent | None:
+    """When the alarm behind a case clears before anyone acted (the case is still ``reported``),
+    say so on the case's timeline and tell the assignees — once (``AlarmCase.clear_handled_at``).
+    Returns the comment, or None (not cleared, already handled, or someone already acted)."""
+    from linli.iot.models import AlarmStatus
+
+    from .models import AlarmCase
+
+    link = AlarmCase.objects.select_for_update().filter(alarm_id=alarm_id, clear_handled_at__isnull=True).select_related("alarm").first()
+    if link is None or link.alarm.status != AlarmStatus.CLEARED:
+        return None
+    AlarmCase.objects.filter(pk=link.pk).update(clear_handled_at=timezone.now())
+    case = _lock(link.case)
+    if case.status != S.REPORTED:
+        return None
+    alarm = link.alarm
+    how = "人工清除" if alarm.cleared_by_id else "设备读数已恢复正常，自动清除"
+    note = f"设备告警已于 {timezone.localtime(alarm.cleared_at):%Y-%m-%d %H:%M:%S} 解除（{how}）。请核实现场后受理或退回。"
+    event = _event(case, EventKind.COMMENTED, actor=None, from_status=case.status, note=note,
+                   data={"alarm": alarm.pk, "alarm_cleared": True, "automatic": True})
+    record(actor=None, action="case.alarm_cleared", obj=case, detail={"number": case.number, "alarm": alarm.pk}, region_path=case.region.path)
+    _notify(case, NotificationKind.COMMENTED, f"事件 {case.number} 的设备告警已解除", _assignees(case))
+    return event
 
 
 # ---- workflow (C3, L3) ----------------------------------------------------------------------------------
@@ -767,5 +883,5 @@ __all__ = [
     "case_accept", "case_dispatch", "case_start", "case_resolve", "case_verify", "case_close", "case_return",
     "case_reassign", "case_transfer", "case_co_handle", "case_comment", "case_escalate", "case_merge", "case_reopen",
     "case_rate", "routing_rule_create", "routing_rule_update", "routing_rule_delete", "notifications_mark_read",
-    "nearby_open_cases", "Priority",
+    "nearby_open_cases", "Priority", "case_from_alarm", "alarm_category", "case_note_alarm_cleared",
 ]

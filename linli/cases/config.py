@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -22,6 +24,7 @@ from .models import AlarmCategoryRule, CalendarYear, Category, ConfigVersion, Ho
 
 _lock = threading.Lock()
 _current: Snapshot | None = None
+_pinned = threading.local()
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,12 @@ def _load(version: int | None) -> Snapshot:
 
 
 def snapshot() -> Snapshot:
-    """The configuration as of the current version (one query when unchanged)."""
+    """The configuration as of the current version (one query when unchanged; none inside
+    ``pinned()``)."""
     global _current
+    held = getattr(_pinned, "snap", None)
+    if held is not None:
+        return held
     version = _version()
     snap = _current
     if snap is not None and version is not None and snap.version == version:
@@ -71,6 +78,17 @@ def snapshot() -> Snapshot:
     with _lock:
         _current = snap if version is not None else None  # no version row: never cache
     return snap
+
+
+@contextmanager
+def pinned() -> Iterator[Snapshot]:
+    """One consistent snapshot for a block (an intake reads routing and calendar from the same one)."""
+    outer = getattr(_pinned, "snap", None)
+    _pinned.snap = outer or snapshot()
+    try:
+        yield _pinned.snap
+    finally:
+        _pinned.snap = outer
 
 
 def invalidate() -> None:

@@ -30,7 +30,7 @@ from linli.core.validators import normalise_phone
 from linli.orgs.models import Account, AccountKind, Organisation
 from linli.places.models import House, Region
 
-from . import calendar, routing
+from . import calendar, config, routing
 from .models import (
     OPEN_STATUSES,
     Case,
@@ -420,8 +420,10 @@ def _file(*, actor: Any, channel: str, category: Category, title: str, descripti
           grid: Region, house: House | None, address: str, photos: list[str], external_ref: str, now: dt.datetime,
           data: dict | None = None, **reporter: Any) -> Case:
     """Route → SLA clock → number → insert → timeline → audit → notify (checks done by the caller)."""
-    r = routing.route(region=grid, category=category)
-    warn_at, due_at, esc2 = calendar.sla_instants(now, r.time_limit_hours, working=r.working_hours)
+    with config.pinned():  # routing table and calendar from one in-process snapshot
+        r = routing.route(region=grid, category=category)
+        warn_at, due_at, esc2 = calendar.sla_instants(now, r.time_limit_hours, working=r.working_hours)
+        provisional = calendar.provisional_years(now, esc2) if r.working_hours else []
     case = Case(
         channel=channel, category=category, title=title[:120], description=description or "", lat=lat, lng=lng,
         address=(address or (house.address if house else ""))[:200], region=grid, house=house, photos=photos, external_ref=external_ref,
@@ -434,7 +436,6 @@ def _file(*, actor: Any, channel: str, category: Category, title: str, descripti
     case.event_seq = 1
     case.save()
     info: dict[str, Any] = {"channel": channel, "rule": r.rule.pk if r.rule else None, "assigned_org": case.assigned_org_id, **(data or {})}
-    provisional = calendar.provisional_years(now, esc2) if r.working_hours else []
     if provisional:
         info["calendar_provisional"] = provisional  # deadline counted without the (unpublished) 调休 days of these years
     _add_event(case, EventKind.CREATED, actor=actor, from_status="", photos=photos, data=info)

@@ -3,17 +3,20 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-# iot device-type category → case category code (data: edit in the admin). Device kinds without a
-# row (gas, wearables, cameras…) become cases of the urgent "iot-alarm" category.
+# (iot device-type category, rule code or "" for any rule) → case category code. Data: edit in the
+# admin. Alarms without a row (gas, wearables…) become cases of the urgent "iot-alarm" category.
 ALARM_CATEGORIES = [
-    ("smoke", "safety-fire"),
-    ("hydrant", "safety-fire"),
-    ("charger", "safety-fire"),
-    ("manhole_cover", "facility-manhole"),
-    ("streetlight", "facility-streetlight"),
-    ("trash_bin", "environment-garbage"),
-    ("water_leak", "facility-drainage"),
-    ("environment", "environment-sanitation"),
+    ("smoke", "", "safety-fire"),
+    ("hydrant", "", "safety-fire"),
+    ("charger", "", "safety-fire"),
+    ("manhole_cover", "", "facility-manhole"),
+    ("streetlight", "", "facility-streetlight"),
+    ("trash_bin", "", "environment-garbage"),
+    ("water_leak", "", "facility-drainage"),
+    ("environment", "", "environment-sanitation"),
+    ("camera_ai", "ebike_in_lift", "safety-fire"),
+    ("camera_ai", "thrown_object", "safety"),
+    ("camera_ai", "perimeter_intrusion", "order"),
 ]
 CALENDAR_YEARS = [
     (2026, True, "国务院办公厅关于2026年部分节假日安排的通知（2025年11月4日）"),
@@ -27,9 +30,9 @@ def seed(apps, schema_editor):
     CalendarYear = apps.get_model("cases", "CalendarYear")
     apps.get_model("cases", "ConfigVersion").objects.get_or_create(id=1)
     codes = dict(Category.objects.values_list("code", "id"))
-    for device_category, code in ALARM_CATEGORIES:
+    for device_category, rule_code, code in ALARM_CATEGORIES:
         if code in codes:
-            AlarmCategoryRule.objects.get_or_create(device_category=device_category, rule_code="", defaults={"category_id": codes[code]})
+            AlarmCategoryRule.objects.get_or_create(device_category=device_category, rule_code=rule_code, defaults={"category_id": codes[code]})
     for year, confirmed, source in CALENDAR_YEARS:
         CalendarYear.objects.get_or_create(year=year, defaults={"confirmed": confirmed, "source": source})
 

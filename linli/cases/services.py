@@ -33,6 +33,7 @@ from linli.places.models import House, Region
 from . import calendar, config, routing
 from .models import (
     OPEN_STATUSES,
+    CalendarYear,
     Case,
     CaseCoHandler,
     CaseCounter,
@@ -41,6 +42,7 @@ from .models import (
     Category,
     Channel,
     EventKind,
+    HolidayDay,
     Notification,
     NotificationKind,
     Priority,
@@ -837,6 +839,58 @@ def routing_rule_delete(*, actor: Any, rule: RoutingRule) -> None:
     rule.delete()
 
 
+# ---- working calendar (C2) --------------------------------------------------------------------------------
+
+CALENDAR_FALLBACK = ("未确认的年份按周一至周五计工作日，仅扣除已录入的法定节假日，不含调休上班日；受影响工单在时间线中标注“calendar_provisional”。"
+                     " / Unconfirmed years count Monday–Friday minus the holidays entered, without adjusted working days;"
+                     " affected cases are flagged calendar_provisional.")
+
+
+def check_calendar_edit(actor: Any) -> None:
+    """The working calendar is national: editing it needs case.config over a whole tree (root)."""
+    from linli.orgs.selectors import holds_at_root
+
+    if not holds_at_root(actor, CasePerm.CONFIG):
+        raise _forbidden(CasePerm.CONFIG)
+
+
+@transaction.atomic
+def calendar_year_set(*, actor: Any, year: int, days: Sequence[dict[str, Any]], confirmed: bool, source: str = "") -> list[HolidayDay]:
+    """Replace ``year``'s holidays and 调休 working days, and say whether they are the official
+    schedule. Every day must lie in the year, appear once, and differ from the Monday–Friday default
+    (a holiday on a weekday, a working day on a weekend)."""
+    check_calendar_edit(actor)
+    if not 2000 <= year <= 2100:
+        raise Invalid("calendar.year_invalid", Msg("年份超出范围", "Year out of range"), detail={"year": year})
+    seen: set[dt.date] = set()
+    rows = []
+    source = (source or "").strip()[:80] or f"{year}年工作日历（人工录入）"
+    for d in days:
+        day, workday, name = d["date"], bool(d["is_workday"]), (d.get("name") or "").strip()[:40]
+        problem = None
+        if day.year != year:
+            problem = ("calendar.day_outside_year", Msg("日期 {day} 不在 {year} 年", "{day} is not in {year}"))
+        elif day in seen:
+            problem = ("calendar.day_duplicate", Msg("日期 {day} 重复", "{day} appears twice"))
+        elif workday == (day.weekday() < 5):
+            problem = ("calendar.day_redundant", Msg("{day} 本来就是{kind}，无需录入", "{day} already is a {kind_en} by default"))
+        if problem:
+            code, msg = problem
+            raise Invalid(code, msg, day=day.isoformat(), year=year, kind="工作日" if workday else "休息日",
+                          kind_en="working day" if workday else "day off", detail={"date": day.isoformat()})
+        seen.add(day)
+        rows.append(HolidayDay(date=day, is_workday=workday, name=name, source=source))
+    before = list(HolidayDay.objects.filter(date__year=year).order_by("date").values_list("date", "is_workday"))
+    HolidayDay.objects.filter(date__year=year).delete()
+    HolidayDay.objects.bulk_create(rows)
+    CalendarYear.objects.update_or_create(year=year, defaults={"confirmed": confirmed, "source": (source or "")[:200]})
+    config.bump()  # bulk writes send no per-row signal
+    record(actor=actor, action="case.calendar.set", object_type="cases.calendaryear", object_id=year,
+           before={"days": [[d.isoformat(), w] for d, w in before]},
+           after={"days": [[r.date.isoformat(), r.is_workday] for r in rows], "confirmed": confirmed})
+    return sorted(rows, key=lambda r: r.date)
+
+
 # ---- notifications ---------------------------------------------------------------------------------------
 
 
@@ -884,5 +938,5 @@ __all__ = [
     "case_accept", "case_dispatch", "case_start", "case_resolve", "case_verify", "case_close", "case_return",
     "case_reassign", "case_transfer", "case_co_handle", "case_comment", "case_escalate", "case_merge", "case_reopen",
     "case_rate", "routing_rule_create", "routing_rule_update", "routing_rule_delete", "notifications_mark_read",
-    "nearby_open_cases", "Priority", "case_from_alarm", "alarm_category", "case_note_alarm_cleared",
+    "nearby_open_cases", "Priority", "case_from_alarm", "alarm_category", "case_note_alarm_cleared", "calendar_year_set",
 ]

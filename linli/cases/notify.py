@@ -130,15 +130,22 @@ def notify(*, rows: Iterable[Notification]) -> list[int]:
 
 
 def deliver(ids: list[int]) -> int:
-    """Send each not-yet-delivered notification through every external channel; returns count."""
-    sent = 0
-    for n in Notification.objects.filter(pk__in=ids, delivered_at__isnull=True).select_related("case"):
-        if not Notification.objects.filter(pk=n.pk, delivered_at__isnull=True).update(delivered_at=timezone.now()):
-            continue  # another worker took it
+    """Send each not-yet-delivered notification through every external channel; returns count.
+
+    The rows are claimed first with one conditional ``UPDATE … RETURNING`` (a retried or concurrent
+    task claims nothing twice), then sent."""
+    if not ids:
+        return 0
+    now = timezone.now()
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {Notification._meta.db_table} SET delivered_at = %s WHERE id IN ({marks}) AND delivered_at IS NULL RETURNING id",
+                    [now, *ids])
+        claimed = [r[0] for r in cur.fetchall()]
+    for n in Notification.objects.filter(pk__in=claimed).select_related("case").order_by("id"):
         for notifier in notifiers():
             try:
                 notifier.send(n)
             except Exception:  # one channel failing must not stop the others
                 log.exception("notifier %s failed for notification %s", notifier.channel, n.pk)
-        sent += 1
-    return sent
+    return len(claimed)

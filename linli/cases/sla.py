@@ -86,7 +86,7 @@ def _messages(stage: Stage, number: str, title: str) -> tuple[str, str]:
     return NotificationKind.ESCALATED, f"事件 {number}（{title[:30]}）已超时，升级至{where}督办"
 
 
-def _claim(stage: Stage, now: dt.datetime, batch: int) -> list[dict[str, Any]]:
+def _claim_sql(stage: Stage, now: dt.datetime, batch: int) -> tuple[str, list[Any]]:
     """Stamp up to ``batch`` due cases of ``stage`` in ONE statement and return what changed.
 
     ``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING …``: the inner
@@ -114,6 +114,11 @@ def _claim(stage: Stage, now: dt.datetime, batch: int) -> list[dict[str, Any]]:
     )
     announce_params = [now] if stage.level is None else []
     params = [*set_params, *announce_params, *params_pending, now, batch, *params_pending, now, *announce_params]
+    return sql, params
+
+
+def _claim(stage: Stage, now: dt.datetime, batch: int) -> list[dict[str, Any]]:
+    sql, params = _claim_sql(stage, now, batch)
     with connection.cursor() as cur:
         cur.execute(sql, params)
         cols = ["id", "number", "title", "status", "event_seq", "assigned_org_id", "assigned_account_id", "region_id", "announce"]

@@ -3,10 +3,11 @@
 Each stage is a loop of transactions over an indexed range of open cases (partial indexes
 ``case_sweep_*``). A batch is claimed by ONE statement — ``UPDATE … WHERE id IN (SELECT … LIMIT n
 FOR UPDATE SKIP LOCKED) AND <still pending> RETURNING …`` (SKIP LOCKED on PostgreSQL; SQLite
-serialises writers anyway) — and only the rows it returns get a timeline event and notifications. A second sweep — run
-concurrently, twice, or after a crash mid-way — finds nothing left to do for those rows, so nothing
-is escalated or notified twice. Events, notifications and the audit entry are written set-based
-per batch, never with a loop over all open cases.
+serialises writers anyway) — and only the rows it returns get a timeline event and notifications.
+A second sweep — run concurrently, twice, or after a crash mid-way — finds nothing left to do for
+those rows, so nothing is escalated or notified twice. Events, notifications and the audit entry
+are written set-based per batch (on PostgreSQL as ``INSERT … SELECT FROM unnest(arrays)``), never
+with a loop over all open cases; delivery is enqueued after commit in chunks.
 """
 
 from __future__ import annotations
@@ -39,15 +40,14 @@ _OPEN = [s.value for s in OPEN_STATUSES]
 @dataclass(frozen=True)
 class Stage:
     name: str
-    time_field: str
-    pending: Q  # rows still to handle (matches a partial index)
+    time_field: str  # the instant that makes a case due for this stage (partial index case_sweep_*)
     level: int | None  # escalation level reached; None for the warning
 
 
 STAGES = (
-    Stage("warn", "warn_at", Q(status__in=_OPEN, warned_at__isnull=True), None),
-    Stage("level1", "due_at", Q(status__in=_OPEN, escalation_level=0), 1),
-    Stage("level2", "escalate2_at", Q(status__in=_OPEN, escalation_level=1), 2),
+    Stage("warn", "warn_at", None),
+    Stage("level1", "due_at", 1),
+    Stage("level2", "escalate2_at", 2),
 )
 
 

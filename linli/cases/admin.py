@@ -1,4 +1,5 @@
-"""Admin for the case loop's configuration data (categories, routing table, working calendar) —
+"""Admin for the case loop's configuration data (categories, routing table, working calendar and its
+years, the alarm → category mapping) —
 every write audited. Cases themselves change only through the workflow services: read-only here."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from unfold.admin import ModelAdmin
 
 from linli.audit.services import record, snapshot
 
-from .models import Case, Category, HolidayDay, RoutingRule
+from .models import AlarmCategoryRule, CalendarYear, Case, Category, HolidayDay, RoutingRule
 
 
 class _Audited(ModelAdmin):
@@ -51,6 +52,19 @@ class HolidayDayAdmin(_Audited):
     list_display = ["date", "is_workday", "name", "source"]
     list_filter = ["is_workday", "source"]
     date_hierarchy = "date"
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(_Audited):
+    list_display = ["year", "confirmed", "source", "updated_at"]
+    list_filter = ["confirmed"]
+
+
+@admin.register(AlarmCategoryRule)
+class AlarmCategoryRuleAdmin(_Audited):
+    list_display = ["device_category", "rule_code", "category", "note"]
+    list_filter = ["device_category"]
+    list_select_related = ["category"]
 
 
 @admin.register(Case)

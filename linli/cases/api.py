@@ -16,6 +16,8 @@ from . import selectors as sel
 from . import services as svc
 from .models import Case, Channel, Status
 from .schemas import (
+    CalendarYearIn,
+    CalendarYearOut,
     CaseDetailOut,
     CaseOut,
     CategoryOut,
@@ -66,6 +68,24 @@ def _dupes(found) -> list[dict[str, Any]]:
 @router.get("/categories", response={200: Page[CategoryOut], **ERRORS}, summary="事件分类")
 def list_categories(request, cursor: str | None = None, limit: int | None = 200):
     return _page(sel.category_list(), cursor, limit, order="id")
+
+
+def _calendar_year(year: int) -> dict[str, Any]:
+    info = sel.calendar_year(year=year)
+    return {**info, "fallback": "" if info["confirmed"] else svc.CALENDAR_FALLBACK}
+
+
+@router.get("/calendar/{int:year}", response={200: CalendarYearOut, **ERRORS}, summary="工作日历（节假日与调休）")
+def get_calendar_year(request, year: int):
+    sel.check_calendar_view(request.auth)
+    return _calendar_year(year)
+
+
+@router.put("/calendar/{int:year}", response={200: CalendarYearOut, **ERRORS}, summary="录入/替换某年节假日与调休")
+def set_calendar_year(request, year: int, payload: CalendarYearIn):
+    svc.calendar_year_set(actor=request.auth, year=year, days=[d.dict() for d in payload.days], confirmed=payload.confirmed,
+                          source=payload.source)
+    return _calendar_year(year)
 
 
 @router.get("/routing-rules", response={200: Page[RoutingRuleOut], **ERRORS}, summary="派单规则列表")

@@ -7,4 +7,7 @@ class CasesConfig(AppConfig):
     verbose_name = "事 · 事件工单"
 
     def ready(self) -> None:
-        from . import perms  # noqa: F401  (registers the case.* permission names)
+        from . import config, integrations, perms  # noqa: F401  (perms registers the case.* permission names)
+
+        config.connect()
+        integrations.connect()

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 DEFAULT_WORKDAY = "08:30-12:00,13:30-17:30"
-_LOAD_DAYS = 120
 
 
 @lru_cache(maxsize=8)
@@ -46,23 +45,35 @@ def local_tz() -> ZoneInfo:
     return ZoneInfo(getattr(settings, "LINLI_CASE_TIMEZONE", "Asia/Shanghai"))
 
 
-def _overrides(first: dt.date, last: dt.date) -> dict[dt.date, bool]:
-    from .models import HolidayDay
+def _overrides() -> dict[dt.date, bool]:
+    from .config import snapshot
 
-    return dict(HolidayDay.objects.filter(date__gte=first, date__lte=last).values_list("date", "is_workday"))
+    return snapshot().holidays
 
 
 def is_workday(day: dt.date, overrides: dict[dt.date, bool] | None = None) -> bool:
     if overrides is None:
-        overrides = _overrides(day, day)
+        overrides = _overrides()
     return overrides.get(day, day.weekday() < 5)
+
+
+def provisional_years(start: dt.datetime, end: dt.datetime) -> list[int]:
+    """Years between ``start`` and ``end`` (local dates) whose calendar is not confirmed as the
+    State Council's schedule (``CalendarYear.confirmed``): working-hour deadlines there count
+    Monday–Friday minus the holidays entered so far (the statutory days), without 调休 working
+    days — an explicit, visible fallback rather than a guess."""
+    from .config import snapshot
+
+    tz = local_tz()
+    years = snapshot().years
+    return [y for y in range(start.astimezone(tz).year, end.astimezone(tz).year + 1) if not years.get(y, False)]
 
 
 def add_working_hours(start: dt.datetime, offsets_hours: Sequence[float]) -> list[dt.datetime]:
     """The instants reached after each of ``offsets_hours`` working hours from ``start``.
 
     One walk over the calendar serves all offsets; a start outside working time counts from the
-    next working period. Holiday overrides are read in chunks of 120 days (one query per chunk).
+    next working period. Holiday overrides come from the in-process calendar (``config.snapshot``).
     """
     tz = local_tz()
     periods = workday_periods()
@@ -70,14 +81,10 @@ def add_working_hours(start: dt.datetime, offsets_hours: Sequence[float]) -> lis
     results: list[dt.datetime | None] = [None] * len(offsets_hours)
     cursor = start.astimezone(tz)
     day = cursor.date()
-    loaded_until = day - dt.timedelta(days=1)
-    overrides: dict[dt.date, bool] = {}
+    overrides = _overrides()
     used = dt.timedelta(0)  # working time consumed so far
     k = 0
     while k < len(order):
-        if day > loaded_until:
-            overrides.update(_overrides(day, day + dt.timedelta(days=_LOAD_DAYS)))
-            loaded_until = day + dt.timedelta(days=_LOAD_DAYS)
         if overrides.get(day, day.weekday() < 5):
             for p_start, p_end in periods:
                 seg_start = max(cursor, dt.datetime.combine(day, p_start, tzinfo=tz))

@@ -145,13 +145,15 @@ class Case(TimeStamped):
 
     number = models.CharField("工单号", max_length=20, unique=True)
     channel = models.CharField("来源渠道", max_length=10, choices=Channel.choices)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases", verbose_name="分类")
+    # category, region, assigned_org and assigned_account are indexed by the composite indexes below
+    # (leading column): no single-column FK index, one index less to maintain on every write.
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases", verbose_name="分类", db_index=False)
     title = models.CharField("标题", max_length=120)
     description = models.TextField("描述", blank=True)
     lat = models.FloatField("纬度", null=True, blank=True)
     lng = models.FloatField("经度", null=True, blank=True)
     address = models.CharField("地址", max_length=200, blank=True)
-    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="cases", verbose_name="所属网格")
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="cases", verbose_name="所属网格", db_index=False)
     house = models.ForeignKey("places.House", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases", verbose_name="房屋")
     photos = models.JSONField("上报照片", default=list, blank=True)
     reporter_person = models.ForeignKey(
@@ -169,10 +171,12 @@ class Case(TimeStamped):
     status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.REPORTED)
     priority = models.CharField("优先级", max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     assigned_org = models.ForeignKey(
-        "orgs.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases", verbose_name="责任单位"
+        "orgs.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases", verbose_name="责任单位",
+        db_index=False,
     )
     assigned_account = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases", verbose_name="网格员/处置人"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases", verbose_name="网格员/处置人",
+        db_index=False,
     )
     co_handlers = models.ManyToManyField(
         "orgs.Organisation", through="CaseCoHandler", related_name="co_handled_cases", blank=True, verbose_name="协办单位"
@@ -385,3 +389,76 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AlarmCategoryRule(TimeStamped):
+    """IoT alarm → case category (C1), as data: an alarm of a device of ``device_category`` (the iot
+    device-type category: smoke, gas, manhole_cover…), optionally only of rule ``rule_code``, becomes
+    a case of ``category``. The rule-specific row wins over the device-category row; with no row the
+    case is filed under ``iot-alarm`` (设备告警)."""
+
+    device_category = models.CharField("设备类别", max_length=20, help_text="物联设备类型的类别代码，如 smoke、gas、manhole_cover")
+    rule_code = models.SlugField("告警规则代码", max_length=50, blank=True, help_text="为空表示该类设备的所有规则")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="alarm_rules", verbose_name="事件分类")
+    note = models.CharField("备注", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "告警转事件分类"
+        verbose_name_plural = verbose_name
+        ordering = ["device_category", "rule_code"]
+        constraints = [models.UniqueConstraint(fields=["device_category", "rule_code"], name="case_alarm_category_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_category}/{self.rule_code or '*'} → {self.category_id}"
+
+
+class AlarmCase(models.Model):
+    """The link alarm ↔ case (C1 IoT channel): one case per alarm, enforced by the primary key.
+    ``clear_handled_at`` is set once the alarm's clearing has been reflected on the case."""
+
+    alarm = models.OneToOneField("iot.Alarm", on_delete=models.CASCADE, primary_key=True, related_name="case_link", verbose_name="告警")
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="alarm_link", verbose_name="工单")
+    created_at = models.DateTimeField("关联时间", auto_now_add=True)
+    clear_handled_at = models.DateTimeField("告警恢复已处理", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "告警工单关联"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["clear_handled_at"], name="case_alarmcase_pending_clear", condition=Q(clear_handled_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"alarm {self.alarm_id} → case {self.case_id}"
+
+
+class CalendarYear(models.Model):
+    """Whether a year's working calendar is the official one (C2). ``confirmed`` is set when the
+    State Council's schedule (holidays and 调休 working days) has been entered; until then deadlines
+    in that year count Monday–Friday minus the statutory holidays entered, and say so."""
+
+    year = models.PositiveSmallIntegerField("年份", primary_key=True)
+    confirmed = models.BooleanField("已按国务院通知录入", default=False)
+    source = models.CharField("来源", max_length=200, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "工作日历年度"
+        verbose_name_plural = verbose_name
+        ordering = ["year"]
+        constraints = [models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="case_calendar_year_range")]
+
+    def __str__(self) -> str:
+        return f"{self.year} {'已确认' if self.confirmed else '待公布'}"
+
+
+class ConfigVersion(models.Model):
+    """Single row bumped by every write to categories, the routing table, the calendar and the alarm
+    mapping: processes reload their in-process copy of that configuration when it changes."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="case_configversion_singleton")]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"

@@ -1,8 +1,9 @@
 """Routing (C2): location → grid → grid worker; category + region → responsible organisation.
 
-The routing table is data (``RoutingRule``). For a case in region R of category C the candidate
-rules are those whose region is R or an ancestor of R and whose category is C, an ancestor of C, or
-empty (any). The most specific region wins (deepest path), then the most specific category.
+The routing table is data (``RoutingRule``), held in process by ``linli.cases.config`` and reloaded
+when it changes. For a case in region R of category C the candidate rules are those whose region is
+R or an ancestor of R and whose category is C, an ancestor of C, or empty (any). The most specific
+region wins (deepest path), then the most specific category.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import timezone
 from linli.orgs.models import Account, Organisation, RoleAssignment
 from linli.places.models import Region
 
+from . import config
 from .models import Category, Priority, RoutingRule
 
 GRID_WORKER_ROLE = "grid_worker"
@@ -36,21 +38,16 @@ def ancestor_paths(path: str) -> list[str]:
 
 
 def find_rule(*, region: Region, category: Category) -> RoutingRule | None:
-    lineage = category.lineage_ids()
-    rank = {cid: i for i, cid in enumerate(lineage)}
-    rules = list(
-        RoutingRule.objects.filter(is_active=True, region__path__in=ancestor_paths(region.path))
-        .filter(Q(category_id__in=lineage) | Q(category__isnull=True))
-        .select_related("organisation", "region")
-    )
-    if not rules:
-        return None
-
-    def specificity(rule: RoutingRule) -> tuple[int, int]:
-        cat_rank = rank[rule.category_id] if rule.category_id is not None else len(lineage)
-        return (-len(rule.region.path), cat_rank)
-
-    return min(rules, key=specificity)
+    """From the in-process routing table (``config.snapshot()``, reloaded when the table changes):
+    the deepest region first, then the category itself, its ancestors, and finally "any"."""
+    snap = config.snapshot()
+    candidates = [*snap.lineage(category.pk), None]
+    for path in reversed(ancestor_paths(region.path)):
+        for category_id in candidates:
+            rule = snap.rules.get((path, category_id))
+            if rule is not None:
+                return rule
+    return None
 
 
 def route(*, region: Region, category: Category) -> Route:

@@ -42,6 +42,36 @@ class RoutingRuleIn(Schema):
     is_active: bool = True
 
 
+class CalendarDayIn(Schema):
+    date: dt.date
+    is_workday: bool
+    name: str = Field("", max_length=40)
+
+
+class CalendarYearIn(Schema):
+    """The whole year's exceptions to Monday–Friday: holidays (is_workday false) and adjusted weekend
+    working days 调休 (is_workday true). Replaces what was stored for that year."""
+
+    days: list[CalendarDayIn] = Field(..., max_length=120)
+    confirmed: bool = Field(..., description="true: this is the State Council's published schedule")
+    source: str = Field("", max_length=200)
+
+
+class CalendarDayOut(Schema):
+    date: dt.date
+    is_workday: bool
+    name: str
+    source: str
+
+
+class CalendarYearOut(Schema):
+    year: int
+    confirmed: bool
+    source: str
+    fallback: str
+    days: list[CalendarDayOut]
+
+
 class RoutingRulePatch(Schema):
     region_id: int | None = None
     organisation_id: int | None = None

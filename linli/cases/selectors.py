@@ -180,6 +180,23 @@ def category_get(*, category_id: int) -> Category:
     return obj
 
 
+def check_calendar_view(actor: Any) -> None:
+    from linli.orgs.perms import check_perm_anywhere
+
+    check_perm_anywhere(actor, CasePerm.VIEW)
+
+
+def calendar_year(*, year: int) -> dict[str, Any]:
+    """A year's calendar: stored days and whether they are the confirmed official schedule."""
+    from .models import CalendarYear, HolidayDay
+
+    if not 2000 <= year <= 2100:
+        raise NotFound("calendar.year_not_found")
+    meta = CalendarYear.objects.filter(year=year).first()
+    days = list(HolidayDay.objects.filter(date__year=year).order_by("date"))
+    return {"year": year, "confirmed": bool(meta and meta.confirmed), "source": meta.source if meta else "", "days": days}
+
+
 def routing_rule_list(*, actor: Any, region_id: int | None = None, category_id: int | None = None) -> QuerySet[RoutingRule]:
     qs = RoutingRule.objects.for_actor(actor, CasePerm.CONFIG).select_related("region", "category", "organisation")
     if region_id is not None:

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
@@ -31,9 +30,10 @@ from linli.core.validators import normalise_phone
 from linli.orgs.models import Account, AccountKind, Organisation
 from linli.places.models import House, Region
 
-from . import calendar, routing
+from . import calendar, config, routing
 from .models import (
     OPEN_STATUSES,
+    CalendarYear,
     Case,
     CaseCoHandler,
     CaseCounter,
@@ -42,6 +42,7 @@ from .models import (
     Category,
     Channel,
     EventKind,
+    HolidayDay,
     Notification,
     NotificationKind,
     Priority,
@@ -285,16 +286,22 @@ def _organisation(org: Organisation | int | None, *, code: str = "case.org_inval
 
 
 def next_number(now: dt.datetime) -> str:
-    """C + local date + 4-digit daily sequence (C202611230001); a locked counter row per day."""
+    """C + local date + 4-digit daily sequence (C202611230001): one ``UPDATE … RETURNING`` on the
+    day's counter row (row-locked until commit), created on the day's first case."""
     day = timezone.localtime(now).date()
-    if not CaseCounter.objects.filter(day=day).update(last=F("last") + 1):
-        try:
-            with transaction.atomic():
-                CaseCounter.objects.create(day=day, last=1)
-        except IntegrityError:
-            CaseCounter.objects.filter(day=day).update(last=F("last") + 1)
-    last = CaseCounter.objects.filter(day=day).values_list("last", flat=True).get()
-    return f"C{day:%Y%m%d}{last:04d}"
+    sql = f"UPDATE {CaseCounter._meta.db_table} SET last = last + 1 WHERE day = %s RETURNING last"
+    with connection.cursor() as cur:
+        cur.execute(sql, [day])
+        row = cur.fetchone()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    CaseCounter.objects.create(day=day, last=1)
+                    return f"C{day:%Y%m%d}0001"
+            except IntegrityError:
+                cur.execute(sql, [day])
+                row = cur.fetchone()
+    return f"C{day:%Y%m%d}{row[0]:04d}"
 
 
 def _contact(raw: str) -> tuple[str, str]:
@@ -384,39 +391,151 @@ def case_report(
         if existing is not None:
             check_view(actor, existing)
             return existing
-    if not category.is_active:
-        raise Invalid("case.category_inactive", Msg("该事件分类已停用", "This category is not in use"))
-    title = (title or "").strip()
-    if not title:
-        raise Invalid("case.title_required", Msg("请填写标题", "A title is required"))
+    _check_category(category)
+    title = _check_title(title)
     grid = _locate(lat=lat, lng=lng, house=house, region=region)
     check_report(actor, channel=channel, region=grid, house=house)
     contact, masked = _contact(reporter_contact)
-    photos = clean_photos(photos)
-    now = now or timezone.now()
-    r = routing.route(region=grid, category=category)
-    warn_at, due_at, esc2 = calendar.sla_instants(now, r.time_limit_hours, working=r.working_hours)
     is_resident = channel == Channel.PORTAL or getattr(actor, "kind", "") == AccountKind.RESIDENT
+    return _file(
+        actor=actor, channel=channel, category=category, title=title, description=description, lat=lat, lng=lng, grid=grid, house=house,
+        address=address, photos=clean_photos(photos), external_ref=external_ref, now=now or timezone.now(),
+        reporter_person=reporter_person or (actor.person if is_resident and actor.person_id else None),
+        reporter_account=actor if is_resident else None, reporter_contact=contact, reporter_contact_masked=masked,
+        intake_by=None if is_resident else actor,
+    )
+
+
+def _check_category(category: Category) -> None:
+    if not category.is_active:
+        raise Invalid("case.category_inactive", Msg("该事件分类已停用", "This category is not in use"))
+
+
+def _check_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise Invalid("case.title_required", Msg("请填写标题", "A title is required"))
+    return title
+
+
+def _file(*, actor: Any, channel: str, category: Category, title: str, description: str, lat: float | None, lng: float | None,
+          grid: Region, house: House | None, address: str, photos: list[str], external_ref: str, now: dt.datetime,
+          data: dict | None = None, **reporter: Any) -> Case:
+    """Route → SLA clock → number → insert → timeline → audit → notify (checks done by the caller)."""
+    with config.pinned():  # routing table and calendar from one in-process snapshot
+        r = routing.route(region=grid, category=category)
+        warn_at, due_at, esc2 = calendar.sla_instants(now, r.time_limit_hours, working=r.working_hours)
+        provisional = calendar.provisional_years(now, esc2) if r.working_hours else []
     case = Case(
         channel=channel, category=category, title=title[:120], description=description or "", lat=lat, lng=lng,
         address=(address or (house.address if house else ""))[:200], region=grid, house=house, photos=photos, external_ref=external_ref,
-        reporter_person=reporter_person or (actor.person if is_resident and actor.person_id else None),
-        reporter_account=actor if is_resident else None, reporter_contact=contact, reporter_contact_masked=masked,
-        intake_by=None if is_resident else actor, status=S.REPORTED, priority=r.priority,
-        assigned_org=r.organisation, assigned_account=routing.grid_worker_for(grid), routing_rule=r.rule,
-        time_limit_hours=r.time_limit_hours, working_hours=r.working_hours, sla_started_at=now,
-        warn_at=warn_at, due_at=due_at, escalate2_at=esc2,
+        status=S.REPORTED, priority=r.priority, assigned_org=r.organisation, assigned_account=routing.grid_worker_for(grid),
+        routing_rule=r.rule, time_limit_hours=r.time_limit_hours, working_hours=r.working_hours, sla_started_at=now,
+        warn_at=warn_at, due_at=due_at, escalate2_at=esc2, **reporter,
     )
     case.number = next_number(now)
     _clean(case)
     case.event_seq = 1
     case.save()
-    _add_event(case, EventKind.CREATED, actor=actor, from_status="", photos=photos,
-           data={"channel": channel, "rule": r.rule.pk if r.rule else None, "assigned_org": case.assigned_org_id})
+    info: dict[str, Any] = {"channel": channel, "rule": r.rule.pk if r.rule else None, "assigned_org": case.assigned_org_id, **(data or {})}
+    if provisional:
+        info["calendar_provisional"] = provisional  # deadline counted without the (unpublished) 调休 days of these years
+    _add_event(case, EventKind.CREATED, actor=actor, from_status="", photos=photos, data=info)
     record(actor=actor, action="case.report", obj=case, after=snapshot(case, AUDIT_FIELDS + ["channel", "number"]),
-           detail={"number": case.number, "channel": channel}, region_path=grid.path)
+           detail={"number": case.number, "channel": channel, **({"calendar_provisional": provisional} if provisional else {})},
+           region_path=grid.path)
     _notify(case, NotificationKind.ASSIGNED, f"新事件 {case.number}：{case.title}", [case.assigned_account_id], exclude=actor)
     return case
+
+
+ALARM_FALLBACK_CATEGORY = "iot-alarm"
+
+
+def alarm_category(*, device_category: str, rule_code: str) -> Category:
+    """The case category of an alarm (``AlarmCategoryRule`` data: rule-specific row, then the device
+    category's row, then the urgent ``iot-alarm`` category)."""
+    from .config import snapshot
+
+    mapping = snapshot().alarm_categories
+    category_id = mapping.get((device_category, rule_code)) or mapping.get((device_category, ""))
+    category = Category.objects.filter(pk=category_id, is_active=True).first() if category_id else None
+    category = category or Category.objects.filter(code=ALARM_FALLBACK_CATEGORY, is_active=True).first()
+    if category is None:
+        raise Invalid("case.alarm_category_missing", Msg("未配置设备告警对应的事件分类", "No case category is configured for device alarms"),
+                      detail={"device_category": device_category, "rule": rule_code})
+    return category
+
+
+@transaction.atomic
+def case_from_alarm(*, alarm_id: int) -> Case:
+    """File (once) the case of an IoT alarm whose rule says a person must act (C1, channel ``iot``).
+
+    A service other apps call: idempotent — the alarm's case is returned when it exists, and two
+    concurrent calls cannot create two cases (``AlarmCase`` is keyed by the alarm and
+    ``Case(channel, external_ref)`` is unique). The category comes from ``AlarmCategoryRule``, the
+    location from the device (point, house, grid); the routing table and SLA apply as for any case."""
+    from linli.iot.models import Alarm
+
+    from .models import AlarmCase
+
+    link = AlarmCase.objects.filter(alarm_id=alarm_id).select_related("case").first()
+    if link is not None:
+        return link.case
+    alarm = (Alarm.objects.filter(pk=alarm_id).select_related("device", "device__device_type", "device__house__region", "rule", "region")
+             .first())
+    if alarm is None:
+        raise NotFound("alarm.not_found")
+    device, rule = alarm.device, alarm.rule
+    ref = f"alarm:{alarm.pk}"
+    existing = Case.objects.filter(channel=Channel.IOT, external_ref=ref).first()
+    if existing is None:
+        category = alarm_category(device_category=device.device_type.category, rule_code=rule.code)
+        house = device.house
+        lat, lng = (device.lat, device.lng) if device.lat is not None and device.lng is not None else (None, None)
+        grid = house.region if house is not None else alarm.region
+        where = device.location_note or (house.address if house else "")
+        description = "\n".join(x for x in [
+            f"设备告警：{alarm.message}", f"设备：{device.name or device.serial}（{device.device_type.name}，编号 {device.serial}）",
+            f"位置：{where}" if where else "", f"发生时间：{timezone.localtime(alarm.started_at):%Y-%m-%d %H:%M:%S}",
+            f"级别：{alarm.get_severity_display()}",
+        ] if x)
+        try:
+            with transaction.atomic():
+                existing = _file(
+                    actor=None, channel=Channel.IOT, category=category, title=f"{device.device_type.name}告警：{rule.name}"[:120],
+                    description=description, lat=lat, lng=lng, grid=grid, house=house, address=where, photos=[], external_ref=ref,
+                    now=timezone.now(), data={"alarm": alarm.pk, "device": device.pk, "alarm_rule": rule.code},
+                )
+        except IntegrityError:  # a concurrent call filed it first
+            existing = Case.objects.get(channel=Channel.IOT, external_ref=ref)
+    AlarmCase.objects.get_or_create(alarm_id=alarm.pk, defaults={"case": existing})
+    return existing
+
+
+@transaction.atomic
+def case_note_alarm_cleared(*, alarm_id: int) -> CaseEvent | None:
+    """When the alarm behind a case clears before anyone acted (the case is still ``reported``),
+    say so on the case's timeline and tell the assignees — once (``AlarmCase.clear_handled_at``).
+    Returns the comment, or None (not cleared, already handled, or someone already acted)."""
+    from linli.iot.models import AlarmStatus
+
+    from .models import AlarmCase
+
+    link = AlarmCase.objects.select_for_update().filter(alarm_id=alarm_id, clear_handled_at__isnull=True).select_related("alarm").first()
+    if link is None or link.alarm.status != AlarmStatus.CLEARED:
+        return None
+    AlarmCase.objects.filter(pk=link.pk).update(clear_handled_at=timezone.now())
+    case = _lock(link.case)
+    if case.status != S.REPORTED:
+        return None
+    alarm = link.alarm
+    how = "人工清除" if alarm.cleared_by_id else "设备读数已恢复正常，自动清除"
+    note = f"设备告警已于 {timezone.localtime(alarm.cleared_at):%Y-%m-%d %H:%M:%S} 解除（{how}）。请核实现场后受理或退回。"
+    event = _event(case, EventKind.COMMENTED, actor=None, from_status=case.status, note=note,
+                   data={"alarm": alarm.pk, "alarm_cleared": True, "automatic": True})
+    record(actor=None, action="case.alarm_cleared", obj=case, detail={"number": case.number, "alarm": alarm.pk}, region_path=case.region.path)
+    _notify(case, NotificationKind.COMMENTED, f"事件 {case.number} 的设备告警已解除", _assignees(case))
+    return event
 
 
 # ---- workflow (C3, L3) ----------------------------------------------------------------------------------
@@ -720,6 +839,58 @@ def routing_rule_delete(*, actor: Any, rule: RoutingRule) -> None:
     rule.delete()
 
 
+# ---- working calendar (C2) --------------------------------------------------------------------------------
+
+CALENDAR_FALLBACK = ("未确认的年份按周一至周五计工作日，仅扣除已录入的法定节假日，不含调休上班日；受影响工单在时间线中标注“calendar_provisional”。"
+                     " / Unconfirmed years count Monday–Friday minus the holidays entered, without adjusted working days;"
+                     " affected cases are flagged calendar_provisional.")
+
+
+def check_calendar_edit(actor: Any) -> None:
+    """The working calendar is national: editing it needs case.config over a whole tree (root)."""
+    from linli.orgs.selectors import holds_at_root
+
+    if not holds_at_root(actor, CasePerm.CONFIG):
+        raise _forbidden(CasePerm.CONFIG)
+
+
+@transaction.atomic
+def calendar_year_set(*, actor: Any, year: int, days: Sequence[dict[str, Any]], confirmed: bool, source: str = "") -> list[HolidayDay]:
+    """Replace ``year``'s holidays and 调休 working days, and say whether they are the official
+    schedule. Every day must lie in the year, appear once, and differ from the Monday–Friday default
+    (a holiday on a weekday, a working day on a weekend)."""
+    check_calendar_edit(actor)
+    if not 2000 <= year <= 2100:
+        raise Invalid("calendar.year_invalid", Msg("年份超出范围", "Year out of range"), detail={"year": year})
+    seen: set[dt.date] = set()
+    rows = []
+    source = (source or "").strip()[:80] or f"{year}年工作日历（人工录入）"
+    for d in days:
+        day, workday, name = d["date"], bool(d["is_workday"]), (d.get("name") or "").strip()[:40]
+        problem = None
+        if day.year != year:
+            problem = ("calendar.day_outside_year", Msg("日期 {day} 不在 {year} 年", "{day} is not in {year}"))
+        elif day in seen:
+            problem = ("calendar.day_duplicate", Msg("日期 {day} 重复", "{day} appears twice"))
+        elif workday == (day.weekday() < 5):
+            problem = ("calendar.day_redundant", Msg("{day} 本来就是{kind}，无需录入", "{day} already is a {kind_en} by default"))
+        if problem:
+            code, msg = problem
+            raise Invalid(code, msg, day=day.isoformat(), year=year, kind="工作日" if workday else "休息日",
+                          kind_en="working day" if workday else "day off", detail={"date": day.isoformat()})
+        seen.add(day)
+        rows.append(HolidayDay(date=day, is_workday=workday, name=name, source=source))
+    before = list(HolidayDay.objects.filter(date__year=year).order_by("date").values_list("date", "is_workday"))
+    HolidayDay.objects.filter(date__year=year).delete()
+    HolidayDay.objects.bulk_create(rows)
+    CalendarYear.objects.update_or_create(year=year, defaults={"confirmed": confirmed, "source": (source or "")[:200]})
+    config.bump()  # bulk writes send no per-row signal
+    record(actor=actor, action="case.calendar.set", object_type="cases.calendaryear", object_id=year,
+           before={"days": [[d.isoformat(), w] for d, w in before]},
+           after={"days": [[r.date.isoformat(), r.is_workday] for r in rows], "confirmed": confirmed})
+    return sorted(rows, key=lambda r: r.date)
+
+
 # ---- notifications ---------------------------------------------------------------------------------------
 
 
@@ -767,5 +938,5 @@ __all__ = [
     "case_accept", "case_dispatch", "case_start", "case_resolve", "case_verify", "case_close", "case_return",
     "case_reassign", "case_transfer", "case_co_handle", "case_comment", "case_escalate", "case_merge", "case_reopen",
     "case_rate", "routing_rule_create", "routing_rule_update", "routing_rule_delete", "notifications_mark_read",
-    "nearby_open_cases", "Priority",
+    "nearby_open_cases", "Priority", "case_from_alarm", "alarm_category", "case_note_alarm_cleared", "calendar_year_set",
 ]

@@ -1,52 +1,53 @@
 """SLA sweep (C3): warn at 80 %, escalate to the street at 100 %, to the district at 2×.
 
-Each stage is a loop of small transactions over an indexed range of open cases (partial indexes
-``case_sweep_*``). A batch is selected ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite serialises
-writers anyway), changed with ONE conditional UPDATE that also stamps the sweep's own timestamp,
-and only rows carrying that stamp get a timeline event and notifications. A second sweep — run
-concurrently, twice, or after a crash mid-way — finds nothing left to do for those rows, so nothing
-is escalated or notified twice. Events, notifications and the audit entry are written set-based
-per batch, never with a loop over all open cases.
+Each stage is a loop of transactions over an indexed range of open cases (partial indexes
+``case_sweep_*``). A batch is claimed by ONE statement — ``UPDATE … WHERE id IN (SELECT … LIMIT n
+FOR UPDATE SKIP LOCKED) AND <still pending> RETURNING …`` (SKIP LOCKED on PostgreSQL; SQLite
+serialises writers anyway) — and only the rows it returns get a timeline event and notifications.
+A second sweep — run concurrently, twice, or after a crash mid-way — finds nothing left to do for
+those rows, so nothing is escalated or notified twice. Events, notifications and the audit entry
+are written set-based per batch (on PostgreSQL as ``INSERT … SELECT FROM unnest(arrays)``), never
+with a loop over all open cases; delivery is enqueued after commit in chunks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from linli.audit.services import record
 from linli.orgs.models import Account, AccountKind, Role, RoleAssignment
-from linli.places.models import Level
+from linli.places.models import Level, Region
 
-from .models import OPEN_STATUSES, Case, CaseEvent, EventKind, Notification, NotificationKind
-from .notify import notify
+from .models import OPEN_STATUSES, Case, CaseEvent, EventKind, NotificationKind
+from .notify import deliver_after_commit, insert_keyed
 from .perms import CasePerm
 from .routing import ancestor_paths
 
 log = logging.getLogger("linli.cases.sla")
-BATCH = 1000
+BATCH = 5000
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    time_field: str
-    pending: Q  # rows still to handle (matches a partial index)
+    time_field: str  # the instant that makes a case due for this stage (partial index case_sweep_*)
     level: int | None  # escalation level reached; None for the warning
 
 
 STAGES = (
-    Stage("warn", "warn_at", Q(status__in=_OPEN, warned_at__isnull=True), None),
-    Stage("level1", "due_at", Q(status__in=_OPEN, escalation_level=0), 1),
-    Stage("level2", "escalate2_at", Q(status__in=_OPEN, escalation_level=1), 2),
+    Stage("warn", "warn_at", None),
+    Stage("level1", "due_at", 1),
+    Stage("level2", "escalate2_at", 2),
 )
 
 
@@ -85,51 +86,90 @@ def _messages(stage: Stage, number: str, title: str) -> tuple[str, str]:
     return NotificationKind.ESCALATED, f"事件 {number}（{title[:30]}）已超时，升级至{where}督办"
 
 
+def _claim_sql(stage: Stage, now: dt.datetime, batch: int) -> tuple[str, list[Any]]:
+    """Stamp up to ``batch`` due cases of ``stage`` in ONE statement and return what changed.
+
+    ``UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING …``: the inner
+    select walks the stage's partial index; the outer WHERE repeats the stage's condition, so a row
+    another sweep stamped meanwhile is not stamped (nor announced) again. ``event_seq`` advances only
+    for announced rows — a warning for a case already past due is stamped silently."""
+    table = Case._meta.db_table
+    open_marks = ", ".join(["%s"] * len(_OPEN))
+    if stage.level is None:
+        pending, params_pending = f"status IN ({open_marks}) AND warned_at IS NULL", [*_OPEN]
+        announce = "due_at > %s"
+        sets, set_params = "warned_at = %s", [now]
+    else:
+        pending, params_pending = f"status IN ({open_marks}) AND escalation_level = %s", [*_OPEN, stage.level - 1]
+        announce = "1 = 1"
+        sets, set_params = "escalation_level = %s, escalated_at = %s", [stage.level, now]
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    field = stage.time_field
+    sql = (
+        f"UPDATE {table} SET {sets}, event_seq = event_seq + (CASE WHEN {announce} THEN 1 ELSE 0 END) "
+        f"WHERE id IN (SELECT id FROM {table} WHERE {pending} AND {field} <= %s ORDER BY {field} LIMIT %s{lock}) "
+        f"AND {pending} AND {field} <= %s "
+        f"RETURNING id, number, title, status, event_seq, assigned_org_id, assigned_account_id, region_id, "
+        f"(CASE WHEN {announce} THEN 1 ELSE 0 END)"
+    )
+    announce_params = [now] if stage.level is None else []
+    params = [*set_params, *announce_params, *params_pending, now, batch, *params_pending, now, *announce_params]
+    return sql, params
+
+
+def _claim(stage: Stage, now: dt.datetime, batch: int) -> list[dict[str, Any]]:
+    sql, params = _claim_sql(stage, now, batch)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        cols = ["id", "number", "title", "status", "event_seq", "assigned_org_id", "assigned_account_id", "region_id", "announce"]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _insert_events(stage: Stage, rows: list[dict[str, Any]]) -> None:
+    """The timeline rows of a claimed batch; on PostgreSQL one INSERT … SELECT FROM unnest(arrays)."""
+    kind = EventKind.WARNED if stage.level is None else EventKind.ESCALATED
+    data = {"level": stage.level, "automatic": True}
+    if connection.vendor != "postgresql":
+        CaseEvent.objects.bulk_create([CaseEvent(case_id=r["id"], seq=r["event_seq"], kind=kind, from_status=r["status"],
+                                                 to_status=r["status"], data=data) for r in rows], batch_size=1000)
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {CaseEvent._meta.db_table} (case_id, seq, kind, from_status, to_status, note, photos, data, created_at) "
+            "SELECT c, s, %s, st, st, '', '[]'::jsonb, %s::jsonb, %s FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS t(c, s, st)",
+            [kind.value, json.dumps(data), timezone.now(), [r["id"] for r in rows], [r["event_seq"] for r in rows], [r["status"] for r in rows]],
+        )
+
+
 def _run_batch(stage: Stage, now: dt.datetime, batch: int, supervisors: dict[str, list[int]]) -> int:
-    """One transaction: lock, update conditionally, then events + notices for the rows we changed."""
+    """One transaction: claim a batch with one UPDATE … RETURNING, then bulk-insert the timeline
+    events and notifications of the announced rows and one audit entry."""
     with transaction.atomic():
-        due = Q(**{f"{stage.time_field}__lte": now})
-        ids = list(
-            Case.objects.filter(stage.pending, due).order_by(stage.time_field, "id")
-            .select_for_update(skip_locked=True).values_list("id", flat=True)[:batch]
-        )
-        if not ids:
+        changed = _claim(stage, now, batch)
+        if not changed:
             return 0
-        if stage.level is None:
-            changes: dict[str, Any] = {"warned_at": now}
-            mine = Q(warned_at=now)
-        else:
-            changes = {"escalation_level": stage.level, "escalated_at": now}
-            mine = Q(escalation_level=stage.level, escalated_at=now)
-        # A warning for a case already past due is stamped but not announced: the escalation speaks.
-        notice = Q() if stage.level is not None else Q(due_at__gt=now)
-        announced = list(Case.objects.filter(Q(pk__in=ids) & stage.pending & due & notice).values_list("id", flat=True))
-        changed = Case.objects.filter(Q(pk__in=ids) & stage.pending & due).update(**changes)
-        if announced:
-            Case.objects.filter(pk__in=announced).filter(mine).update(event_seq=F("event_seq") + 1)
-        rows = list(
-            Case.objects.filter(pk__in=announced).filter(mine)
-            .values("id", "number", "title", "status", "event_seq", "assigned_org_id", "assigned_account_id", "region__path")
-        )
+        rows = [r for r in changed if r["announce"]]
         if rows:
-            CaseEvent.objects.bulk_create([
-                CaseEvent(case_id=r["id"], seq=r["event_seq"], kind=EventKind.WARNED if stage.level is None else EventKind.ESCALATED,
-                          from_status=r["status"], to_status=r["status"], data={"level": stage.level, "automatic": True})
-                for r in rows
-            ])
+            _insert_events(stage, rows)
             staff = _org_staff({r["assigned_org_id"] for r in rows if r["assigned_org_id"]})
-            notices = []
+            paths = dict(Region.objects.filter(pk__in={r["region_id"] for r in rows}).values_list("id", "path")) if supervisors else {}
+            key = "warned" if stage.level is None else f"escalated:{stage.level}"
+            cols: dict[str, list] = {"recipient_id": [], "case_id": [], "kind": [], "key": [], "message": []}
             for r in rows:
                 recipients = {r["assigned_account_id"], *staff.get(r["assigned_org_id"], [])}
-                for path in ancestor_paths(r["region__path"]):
+                for path in ancestor_paths(paths.get(r["region_id"], "")):
                     recipients.update(supervisors.get(path, []))
                 kind, message = _messages(stage, r["number"], r["title"])
-                key = "warned" if stage.level is None else f"escalated:{stage.level}"
-                notices += [Notification(recipient_id=a, case_id=r["id"], kind=kind, key=key, message=message) for a in recipients if a]
-            notify(rows=notices)
+                for a in sorted(x for x in recipients if x):
+                    cols["recipient_id"].append(a)
+                    cols["case_id"].append(r["id"])
+                    cols["kind"].append(kind)
+                    cols["key"].append(key)
+                    cols["message"].append(message)
+            deliver_after_commit(insert_keyed(cols))
         record(actor=None, action=f"case.sla.{stage.name}", object_type="cases.case", object_id="batch",
-               detail={"cases": ids, "announced": [r["id"] for r in rows], "at": now.isoformat()})
-        return changed
+               detail={"cases": [r["id"] for r in changed], "announced": [r["id"] for r in rows], "at": now.isoformat()})
+        return len(changed)
 
 
 def sweep(*, now: dt.datetime | None = None, batch: int = BATCH) -> dict[str, int]:

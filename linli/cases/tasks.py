@@ -18,3 +18,19 @@ def sweep_overdue() -> dict[str, int]:
     from .sla import sweep
 
     return sweep()
+
+
+@task()
+def file_alarm_case(outbox_id: int) -> str:
+    """Turn one IoT alarm outbox row into a case (enqueued when the row is committed; idempotent)."""
+    from .integrations import process_outbox_row
+
+    return process_outbox_row(outbox_id)
+
+
+@task()
+def process_alarm_outbox() -> dict[str, int]:
+    """Catch-up: pending alarm outbox rows → cases; cleared alarms noted on untouched cases. Every minute."""
+    from .integrations import process_outbox
+
+    return process_outbox()

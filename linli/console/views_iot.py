@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from linli.cases.integrations import case_links
 from linli.core import live
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
@@ -246,7 +247,9 @@ def _alarm_rows(request, f: dict) -> dict:
                         severity=f["severity"] or None, region_id=f["region"])
     page = _page(request, qs)
     paths = actor.scope_paths(IotPerm.ALARM_ACK)
-    return {**page, "items": [{"a": a, "can_act": paths is None or any(a.region.path.startswith(p) for p in paths)} for a in page["rows"]]}
+    cases = case_links([a.pk for a in page["rows"]])
+    return {**page, "items": [{"a": a, "can_act": paths is None or any(a.region.path.startswith(p) for p in paths), "case": cases.get(a.pk)}
+                              for a in page["rows"]]}
 
 
 def _feed_query(f: dict) -> str:
@@ -314,7 +317,8 @@ def alarm_action(request, alarm_id: int, action: str):
     alarm = iot.alarm_get(actor=actor, alarm_id=alarm.pk)
     if not is_htmx(request):
         return redirect(request.POST.get("back") if (request.POST.get("back") or "").startswith("/console/iot/") else "console:iot_alarms")
-    return render(request, "console/iot/_alarm_row.html", {"item": {"a": alarm, "can_act": True}, "done": action})
+    return render(request, "console/iot/_alarm_row.html", {"item": {"a": alarm, "can_act": True, "case": case_links([alarm.pk]).get(alarm.pk)},
+                                                           "done": action})
 
 
 # ---- rules ---------------------------------------------------------------------------------------

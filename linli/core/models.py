@@ -84,3 +84,26 @@ class JobError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row}: {self.code}"
+
+
+class ScheduleSlot(models.Model):
+    """One enqueued run of a periodic task: ``slot`` is the interval number (epoch seconds // every).
+
+    The unique (name, slot) key makes the scheduler idempotent: any number of scheduler processes,
+    restarted at any time, enqueue each slot once. Rows older than a day are pruned."""
+
+    name = models.CharField("计划任务", max_length=80)
+    slot = models.BigIntegerField("时间片")
+    slot_at = models.DateTimeField("时间片开始")
+    task_path = models.CharField("任务", max_length=200)
+    task_id = models.CharField("任务编号", max_length=64, blank=True)
+    enqueued_at = models.DateTimeField("入队时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "计划任务执行记录"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["slot_at"], name="core_scheduleslot_slot_at")]
+        constraints = [models.UniqueConstraint(fields=["name", "slot"], name="core_scheduleslot_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.slot}"

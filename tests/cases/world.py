@@ -63,6 +63,7 @@ def ensure_seed() -> None:
 
     importlib.import_module("linli.cases.migrations.0002_seed_calendar_categories").seed(apps, None)
     importlib.import_module("linli.cases.migrations.0003_case_roles").forwards(apps, None)
+    importlib.import_module("linli.cases.migrations.0005_alarm_intake_calendar_years").seed(apps, None)
 
 
 def make_world(t: f.Tree) -> World:

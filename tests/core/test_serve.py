@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from linli.core.management.commands.serve import web_command, worker_command
+from linli.core.management.commands.serve import scheduler_command, web_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,7 @@ def test_serve_commands_use_wsgi_static_files_and_all_queues(settings):
     assert web[web.index("--static-path-mount") + 1] == str(settings.STATIC_ROOT)
     worker = worker_command()
     assert "db_worker" in worker and worker[worker.index("--queue-name") + 1] == "*"
+    assert scheduler_command()[-1] == "scheduler"  # the third child: periodic tasks (linli/<app>/schedules.py)
 
 
 def test_serve_refuses_a_busy_port():
@@ -65,6 +66,7 @@ def test_serve_runs_granian_serves_api_and_static_and_stops_on_sigterm(tmp_path)
                 break
         out = "".join(lines)
         assert f"http://127.0.0.1:{port}/console/" in out and "/api/v1/docs" in out, out
+        assert "scheduler pid" in out and "worker not started" in out, out
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/probe.txt", timeout=30) as r:
             assert r.read() == b"linli-static-ok"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=60) as r:

@@ -1,4 +1,5 @@
-"""`manage.py cases_sweep` — run the SLA sweep once (cron / systemd timer), or enqueue it."""
+"""`manage.py cases_sweep` — run the SLA sweep once by hand, or enqueue it (``manage.py scheduler``
+enqueues it every minute)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ class Command(BaseCommand):
     help = "超时预警与升级：80% 预警，超时升级街道，2 倍时限升级区县（幂等）"
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch", type=int, default=1000, help="cases per transaction")
+        from linli.cases.sla import BATCH
+
+        parser.add_argument("--batch", type=int, default=BATCH, help="cases per transaction")
         parser.add_argument("--enqueue", action="store_true", help="enqueue the sweep_overdue task instead of running it here")
 
     def handle(self, *args, batch: int, enqueue: bool, **options):

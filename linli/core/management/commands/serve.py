@@ -1,8 +1,9 @@
-"""manage.py serve [--host H] [--port P] — the web server (granian, WSGI) and the background worker
-(django-tasks-db ``db_worker``, all queues) as child processes, with signals forwarded.
+"""manage.py serve [--host H] [--port P] — the web server (granian, WSGI), the background worker
+(django-tasks-db ``db_worker``, all queues) and the scheduler of periodic tasks (``manage.py
+scheduler``) as child processes, with signals forwarded.
 
 Granian serves STATIC_ROOT at /static itself (run ``collectstatic`` first; ``make run`` does).
-Ctrl+C or SIGTERM stops both children gracefully; if one child dies, the other is stopped too and
+Ctrl+C or SIGTERM stops all children gracefully; if one child dies, the other is stopped too and
 ``serve`` exits with the child's code. Granian's own GRANIAN_* environment variables still apply
 (e.g. GRANIAN_WORKERS=4 in production).
 """
@@ -46,6 +47,11 @@ def worker_command() -> list[str]:
     return [sys.executable, str(manage), "db_worker", "--queue-name", "*", "--no-reload", "--interval", "1"]
 
 
+def scheduler_command() -> list[str]:
+    manage = Path(settings.BASE_DIR) / "manage.py"
+    return [sys.executable, str(manage), "scheduler"]
+
+
 def port_free(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -69,15 +75,16 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen) 
 
 
 class Command(BaseCommand):
-    help = "Serve Linli: granian (WSGI) on HOST:PORT with static files, plus the background task worker."
+    help = "Serve Linli: granian (WSGI) on HOST:PORT with static files, plus the background task worker and the scheduler."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("LINLI_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("LINLI_PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("LINLI_WEB_WORKERS", "1")), help="web worker processes")
         parser.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+        parser.add_argument("--no-scheduler", action="store_true", help="do not start the scheduler of periodic tasks")
 
-    def handle(self, *args, host: str, port: int, workers: int, no_worker: bool, **kw):
+    def handle(self, *args, host: str, port: int, workers: int, no_worker: bool, no_scheduler: bool = False, **kw):
         if not port_free(host, port):
             raise CommandError(f"{host}:{port} is already in use (another server running?). Use --port. 端口已被占用。")
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,8 @@ class Command(BaseCommand):
         start("web", web_command(host, port, workers))
         if not no_worker:
             start("worker", worker_command())
+        if not no_scheduler:
+            start("scheduler", scheduler_command())
         if wait_for_port(host, port, 120, procs["web"]) and not stopping:
             self.stdout.write(self.banner(host, port, procs))
             self.stdout.flush()
@@ -154,9 +163,10 @@ class Command(BaseCommand):
             for conn in connections.all():
                 conn.close()
         worker = f"pid {procs['worker'].pid} (queues: all)" if "worker" in procs else "not started (--no-worker)"
+        scheduler = f"pid {procs['scheduler'].pid}" if "scheduler" in procs else "not started (--no-scheduler)"
         return "\n".join([
             "",
-            f"Linli 邻里 is running (web pid {procs['web'].pid}, worker {worker})",
+            f"Linli 邻里 is running (web pid {procs['web'].pid}, worker {worker}, scheduler {scheduler})",
             f"  Console 工作台   {base}/console/",
             f"  Portal  居民端   {base}/portal/",
             f"  API docs 接口    {base}/api/v1/docs",

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Query, Router, Schema, Status
+from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from linli.core.errors import DomainError, Invalid, NotFound
@@ -42,6 +42,7 @@ from .schemas import (
     RuleIn,
     RuleOut,
     RulePatch,
+    SeriesOut,
 )
 
 router = Router()
@@ -170,6 +171,19 @@ class HistoryFilter(Schema):
 def telemetry(request: HttpRequest, device_id: int, f: Query[HistoryFilter]):
     qs = selectors.telemetry_history(actor=request.auth, device_id=device_id, key=f.key, since=f.since, until=f.until)
     return _page(qs, f.cursor, f.limit, order="-ts")
+
+
+class SeriesFilter(Schema):
+    key: str
+    start: dt.datetime | None = Field(None, alias="from", description="default: 24 h before `to`")
+    end: dt.datetime | None = Field(None, alias="to", description="default: now")
+    resolution: str = Field("auto", description="auto | raw | 5m | 1h | 1d (auto: ≤6 h raw, ≤3 d 5m, ≤31 d 1h, else 1d)")
+
+
+@router.get("/devices/{device_id}/series", response={200: SeriesOut, **ERRORS})
+def series(request: HttpRequest, device_id: int, f: Query[SeriesFilter]):
+    """Chart data of one key: raw readings or rollups (mean/min/max/last/count), at most 2,000 points."""
+    return selectors.device_series(actor=request.auth, device_id=device_id, key=f.key, start=f.start, end=f.end, resolution=f.resolution)
 
 
 @router.get("/devices/{device_id}/latest", response={200: list[ReadingOut], **ERRORS})

@@ -23,6 +23,10 @@ class DeviceTypePatch(Schema):
     vendor: str | None = None
     description: str | None = None
     telemetry_keys: list[dict[str, Any]] | None = None
+    retention_raw_days: int | None = Field(None, ge=1, le=36500)
+    retention_5m_days: int | None = Field(None, ge=1, le=36500)
+    retention_1h_days: int | None = Field(None, ge=1, le=36500)
+    retention_1d_days: int | None = Field(None, ge=1, le=36500, description="empty = forever")
 
 
 class DeviceTypeOut(Schema):
@@ -33,6 +37,10 @@ class DeviceTypeOut(Schema):
     vendor: str
     description: str
     telemetry_keys: list[dict[str, Any]]
+    retention_raw_days: int
+    retention_5m_days: int
+    retention_1h_days: int
+    retention_1d_days: int | None
 
 
 class DeviceIn(Schema):
@@ -251,3 +259,25 @@ class RpcRequestOut(Schema):
 class RpcAnswerOut(Schema):
     id: int = Field(..., alias="rpc_id")
     status: str
+
+
+# ---- history series (D6) -------------------------------------------------------------------------
+class SeriesPointOut(Schema):
+    ts: dt.datetime
+    value: float = Field(..., description="the reading (raw) or the bucket mean (rollups)")
+    min: float | None = None
+    max: float | None = None
+    last: float | None = None
+    count: int | None = None
+
+
+class SeriesOut(Schema):
+    device_id: int
+    key: str
+    name: str
+    unit: str
+    resolution: Literal["raw", "5m", "1h", "1d"]
+    start: dt.datetime
+    end: dt.datetime
+    truncated: bool
+    points: list[SeriesPointOut]

@@ -28,3 +28,19 @@ def command_timeouts_task() -> int:
     from .services import command_timeouts
 
     return command_timeouts()
+
+
+@task()
+def rollup_task() -> dict:
+    """Incremental telemetry rollups (5 min / 1 h / 1 d) from the watermark (D6)."""
+    from .rollups import rollup_run
+
+    return rollup_run().as_dict()
+
+
+@task()
+def retention_task() -> dict:
+    """Retention per device type: drop old partitions, delete old raw rows and rollups (D6)."""
+    from .rollups import retention_run
+
+    return retention_run()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -16,13 +17,16 @@ from linli.core.schemas import ERRORS, Page
 from linli.orgs.models import Organisation
 from linli.places.models import Building, House, Region
 
-from . import ngsi_ld, rpc, selectors, services
+from . import environment, ngsi_ld, rpc, selectors, services
 from .ingest import InMessage, ingest_batch
 from .models import DeviceType
 from .perms import IotPerm
 from .schemas import (
     AlarmActionIn,
     AlarmOut,
+    CollectIn,
+    CollectionListOut,
+    CollectionOut,
     CommandIn,
     CommandOut,
     CredentialsOut,
@@ -32,11 +36,14 @@ from .schemas import (
     DeviceTypeIn,
     DeviceTypeOut,
     DeviceTypePatch,
+    EmissionStationOut,
     ImportOut,
     IngestOut,
     NotificationOut,
     ProvisionedOut,
     ReadingOut,
+    RouteIn,
+    RouteOut,
     RpcAnswerOut,
     RpcRequestOut,
     RuleIn,
@@ -284,6 +291,71 @@ def notifications(request: HttpRequest, f: Query[NotificationFilter]):
 def notification_read(request: HttpRequest, notification_id: int):
     services.notification_mark_read(actor=request.auth, notification_id=notification_id)
     return selectors.notifications_for(actor=request.auth).get(pk=notification_id)
+
+
+# ---- environment: bins (V1) and emission stations (V2) -------------------------------------------
+class BinFilter(Schema):
+    region_id: int | None = None
+    threshold: float = environment.DEFAULT_THRESHOLD
+    order: str = Field("route", description="route (stop order) | fill (fullest first)")
+    all: bool = Field(False, description="every bin, not only those needing collection")
+
+
+@router.get("/bins/collection-list", response={200: CollectionListOut, **ERRORS})
+def bin_collection_list(request: HttpRequest, f: Query[BinFilter]):
+    """Bins needing collection (full, or predicted full by the next round), grouped by route."""
+    now = timezone.now()
+    groups = environment.collection_list(actor=request.auth, region_id=f.region_id, threshold=f.threshold, order=f.order, show_all=f.all, now=now)
+    return {"threshold": f.threshold, "generated_at": now, "routes": [g.as_dict() for g in groups]}
+
+
+@router.post("/bins/{device_id}/collect", response={201: CollectionOut, **ERRORS})
+def bin_collect(request: HttpRequest, device_id: int, payload: CollectIn):
+    device = selectors.device_get(actor=request.auth, device_id=device_id)
+    return Status(201, environment.bin_collect(actor=request.auth, device=device, note=payload.note))
+
+
+@router.get("/bins/{device_id}/collections", response={200: list[CollectionOut], **ERRORS})
+def bin_collections(request: HttpRequest, device_id: int):
+    return environment.collections_for(actor=request.auth, device_id=device_id)
+
+
+def _route_out(route) -> dict:
+    return {"id": route.pk, "region_id": route.region_id, "name": route.name, "round_times": route.round_times, "note": route.note,
+            "device_ids": [s.device_id for s in environment.route_stops(route)]}
+
+
+@router.get("/collection-routes", response={200: list[RouteOut], **ERRORS})
+def collection_routes(request: HttpRequest):
+    return [_route_out(r) for r in environment.route_list(actor=request.auth).prefetch_related("stops").order_by("name")[:500]]
+
+
+@router.post("/collection-routes", response={201: RouteOut, **ERRORS})
+def collection_route_create(request: HttpRequest, payload: RouteIn):
+    data = payload.dict()
+    region = _get(Region, data.pop("region_id"), "region.not_found")
+    return Status(201, _route_out(environment.route_save(actor=request.auth, region=region, **data)))
+
+
+@router.put("/collection-routes/{route_id}", response={200: RouteOut, **ERRORS})
+def collection_route_update(request: HttpRequest, route_id: int, payload: RouteIn):
+    route = environment.route_get(actor=request.auth, route_id=route_id)
+    data = payload.dict()
+    region = _get(Region, data.pop("region_id"), "region.not_found")
+    return _route_out(environment.route_save(actor=request.auth, region=region, route=route, **data))
+
+
+class EmissionFilter(Schema):
+    region_id: int | None = None
+    days: int = 7
+
+
+@router.get("/emission-stations", response={200: list[EmissionStationOut], **ERRORS})
+def emission_stations(request: HttpRequest, f: Query[EmissionFilter]):
+    """Transfer-station monitors: latest readings vs limits and hours over the limit per day (V2)."""
+    out = environment.emission_stations(actor=request.auth, region_id=f.region_id, days=f.days)
+    return [{"device_id": s["device"].pk, "serial": s["device"].serial, "name": str(s["device"]), "location": s["device"].location_note,
+             "exceeded_now": s["exceeded_now"], "readings": s["readings"], "days": s["days"]} for s in out["stations"]]
 
 
 # ---- HTTP ingest (device token in the path, ThingsBoard style) -----------------------------------

@@ -281,3 +281,90 @@ class SeriesOut(Schema):
     end: dt.datetime
     truncated: bool
     points: list[SeriesPointOut]
+
+
+# ---- environment (V1, V2) ------------------------------------------------------------------------
+class BinOut(Schema):
+    device_id: int
+    serial: str
+    name: str
+    location: str
+    region: str
+    fill_level: float | None = Field(None, description="% (empty while collected and awaiting the next reading)")
+    fill_at: dt.datetime | None
+    weight: float | None
+    fill_rate_per_hour: float | None = Field(None, description="%/h, least squares over the last 24 h since emptied")
+    predicted_fill: float | None = Field(None, description="% expected at the next round")
+    reason: Literal["full", "predicted", ""]
+    position: int | None = Field(None, description="stop number on the route")
+    last_collected_at: dt.datetime | None
+
+
+class RouteBinsOut(Schema):
+    route_id: int | None
+    name: str
+    round_times: str
+    next_round_at: dt.datetime
+    bins: list[BinOut]
+
+
+class CollectionListOut(Schema):
+    threshold: float
+    generated_at: dt.datetime
+    routes: list[RouteBinsOut]
+
+
+class CollectIn(Schema):
+    note: str = Field("", max_length=200)
+
+
+class CollectionOut(Schema):
+    id: int
+    device_id: int
+    collected_at: dt.datetime
+    fill_before: float | None
+    weight_before: float | None
+    note: str
+
+
+class RouteIn(Schema):
+    region_id: int
+    name: str = Field(..., min_length=1, max_length=80)
+    round_times: str = Field("07:00,16:00", max_length=100, description="HH:MM, comma separated (local time)")
+    device_ids: list[int] = Field(default_factory=list, description="the bins in stop order")
+    note: str = Field("", max_length=200)
+
+
+class RouteOut(Schema):
+    id: int
+    region_id: int
+    name: str
+    round_times: str
+    note: str
+    device_ids: list[int]
+
+
+class EmissionReadingOut(Schema):
+    key: str
+    name: str
+    unit: str
+    value: float | None
+    ts: dt.datetime | None
+    limit: float | None
+    exceeded: bool
+
+
+class EmissionDayOut(Schema):
+    date: dt.date
+    hours: dict[str, int] = Field(..., description="key → hours whose maximum exceeded the limit")
+    total: int
+
+
+class EmissionStationOut(Schema):
+    device_id: int
+    serial: str
+    name: str
+    location: str
+    exceeded_now: bool
+    readings: list[EmissionReadingOut]
+    days: list[EmissionDayOut]

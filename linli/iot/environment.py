@@ -328,7 +328,8 @@ def emission_stations(*, actor: Any, region_id: int | None = None, days: int = 7
             value = lv.value if lv is not None else None
             readings.append({"key": k["key"], "name": k.get("name") or k["key"], "unit": k.get("unit", ""), "value": value,
                              "ts": lv.ts if lv is not None else None, "limit": limit,
-                             "exceeded": value is not None and limit is not None and value > limit})
+                             "exceeded": value is not None and limit is not None and value > limit,
+                             "per_day": [exceed.get((d.pk, day), {}).get(k["key"], 0) for day in dates]})
         per_day = [{"date": day, "hours": exceed.get((d.pk, day), {}), "total": sum(exceed.get((d.pk, day), {}).values())} for day in dates]
         stations.append({"device": d, "readings": readings, "days": per_day, "exceeded_now": any(r["exceeded"] for r in readings)})
     return {"dates": dates, "stations": stations}

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from linli.audit.models import AuditEntry
 from linli.iot.models import Alarm, Rule

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -17,7 +17,7 @@ from linli.core.schemas import ERRORS, Page
 from linli.orgs.models import Organisation
 from linli.places.models import Building, House, Region
 
-from . import environment, ngsi_ld, rpc, selectors, services
+from . import api_ngsi_ld, environment, rpc, selectors, services
 from .ingest import InMessage, ingest_batch
 from .models import DeviceType
 from .perms import IotPerm
@@ -382,57 +382,9 @@ def http_attributes(request: HttpRequest, token: str):
 
 
 
-# ---- NGSI-LD export (D7) -------------------------------------------------------------------------
-LD_JSON = "application/ld+json"
-
-
-class EntityFilter(Schema):
-    type: str
-    options: str | None = None
-    format: str | None = None
-    limit: int | None = None
-    offset: int | None = None
-    count: bool = False
-
-
-def _ld_response(request: HttpRequest, body, entity_type: str) -> HttpResponse:
-    """application/ld+json (when accepted) with the @context inline; else application/json with the
-    context in a Link header, as NGSI-LD asks. The core context is implicit in the Link form."""
-    as_ld = LD_JSON in request.headers.get("Accept", "")
-    resp = HttpResponse(json.dumps(body, ensure_ascii=False), content_type=LD_JSON if as_ld else "application/json")
-    if not as_ld:
-        resp["Link"] = f'<{ngsi_ld.SDM_CONTEXT[entity_type]}>; rel="http://www.w3.org/ns/json-ld#context"; type="{LD_JSON}"'
-    return resp
-
-
-def _key_values(options: str | None, fmt: str | None) -> bool:
-    opts = {o.strip() for o in (options or "").split(",")}
-    return bool({"keyValues", "simplified"} & opts) or fmt in ("keyValues", "simplified")
-
-
-@router.get("/ngsi-ld/v1/entities", response={200: list[dict], **ERRORS})
-def ngsi_entities(request: HttpRequest, f: Query[EntityFilter]):
-    kv = _key_values(f.options, f.format)
-    as_ld = LD_JSON in request.headers.get("Accept", "")
-    built, _n, qs = ngsi_ld.entity_list(actor=request.auth, entity_type=f.type, limit=f.limit, offset=f.offset)
-    body = [ngsi_ld.render(b, key_values=kv, inline_context=as_ld, entity_type=f.type) for b in built]
-    resp = _ld_response(request, body, f.type)
-    if f.count:
-        resp["NGSILD-Results-Count"] = str(qs.count())
-    return resp
-
-
-class EntityOptions(Schema):
-    options: str | None = None
-    format: str | None = None
-
-
-@router.get("/ngsi-ld/v1/entities/{entity_id}", response={200: dict, **ERRORS})
-def ngsi_entity(request: HttpRequest, entity_id: str, f: Query[EntityOptions]):
-    built, entity_type = ngsi_ld.entity_get(actor=request.auth, urn=entity_id)
-    as_ld = LD_JSON in request.headers.get("Accept", "")
-    return _ld_response(request, ngsi_ld.render(built, key_values=_key_values(f.options, f.format), inline_context=as_ld,
-                                                entity_type=entity_type), entity_type)
+# ---- NGSI-LD export (D7): served at /api/v1/ngsi-ld/v1/… (linli/iot/api_ngsi_ld.py); this older path
+# /api/v1/iot/ngsi-ld/v1/… stays as an alias (same views, hidden from the schema).
+api_ngsi_ld.mount_alias(router)
 
 
 # ---- commands (D5) -------------------------------------------------------------------------------

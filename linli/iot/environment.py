@@ -76,6 +76,17 @@ def next_round(times: list[dt.time], now: dt.datetime) -> dt.datetime:
     return local + dt.timedelta(days=1)  # unreachable with at least one time
 
 
+EMPTIED_DROP = 10.0  # a fall of this many points between two readings = the bin was emptied
+
+
+def since_emptied(points: list[tuple[dt.datetime, float]]) -> list[tuple[dt.datetime, float]]:
+    """The points after the last emptying seen in the data (a crew may empty a bin without recording it)."""
+    for i in range(len(points) - 1, 0, -1):
+        if points[i - 1][1] - points[i][1] >= EMPTIED_DROP:
+            return points[i:]
+    return points
+
+
 def fill_rate(points: list[tuple[dt.datetime, float]]) -> float | None:
     """Least-squares slope in %/h of (time, fill) points; None with fewer than two distinct times."""
     if len(points) < 2:
@@ -175,7 +186,7 @@ def collection_list(*, actor: Any, region_id: int | None = None, threshold: floa
         reason = ""
         if fill is not None and not awaiting:
             pts = history.get(b.pk, [])
-            rate = fill_rate([*pts, (fill_lv.ts, fill)] if not pts or fill_lv.ts > pts[-1][0] else pts)
+            rate = fill_rate(since_emptied([*pts, (fill_lv.ts, fill)] if not pts or fill_lv.ts > pts[-1][0] else pts))
             hours = max(0.0, (groups[key].next_round_at - now).total_seconds() / 3600)
             predicted = min(100.0, fill + max(rate or 0.0, 0.0) * hours)
             reason = "full" if fill >= threshold else "predicted" if predicted >= threshold else ""

@@ -176,3 +176,22 @@ def test_V2_emission_limit_alarm_after_duration(tree):
     assert not Alarm.objects.filter(device=st).exists()  # must persist five minutes
     send(st, {"ts": ms(t + dt.timedelta(minutes=6)), "values": {"h2s": 0.2}})
     assert Alarm.objects.get(device=st).rule.code == "h2s_limit"
+
+
+def test_V1_V2_D6_demo_builds_bins_route_station_and_history(tree):
+    from linli.iot import demo
+    from linli.iot.models import CollectionRoute, Device, LatestValue, TelemetryRollup
+
+    ensure_catalog()
+    admin = account("demo_iot_admin", superuser=True)
+    out = demo.build(actor=admin, region=tree.grid_a, community_name="甲社区", now=NOW)
+    assert out["iot_devices"] == 9 and out["telemetry_rows"] > 10_000
+    assert Device.objects.filter(device_type__code="trash_bin").count() == 8
+    assert CollectionRoute.objects.get().stops.count() == 6
+    assert LatestValue.objects.filter(key="fill_level").count() == 8
+    assert {r for r in TelemetryRollup.objects.values_list("resolution", flat=True).distinct()} == {"5m", "1h", "1d"}
+    with time_machine.travel(NOW, tick=False):
+        groups = environment.collection_list(actor=admin, show_all=True)
+        stations = environment.emission_stations(actor=admin)["stations"]
+    assert sum(len(g.bins) for g in groups) == 8 and any(b.rate for g in groups for b in g.bins)
+    assert len(stations) == 1 and all(r["value"] is not None for r in stations[0]["readings"])

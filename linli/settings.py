@@ -207,3 +207,7 @@ UNFOLD = {
     "SITE_HEADER": "邻里 · 智慧社区平台",
     "SHOW_LANGUAGES": True,
 }
+
+# IoT history (D6): rollups re-aggregate this many seconds before their watermark on every run, so
+# readings that arrive up to this late are folded into their buckets (older backfills: iot_rollups --rebuild-from).
+LINLI_IOT_ROLLUP_LATE_S = int(os.environ.get("LINLI_IOT_ROLLUP_LATE_S", "7200"))

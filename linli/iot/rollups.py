@@ -42,7 +42,7 @@ RAW_TABLE = Telemetry._meta.db_table
 
 
 def late_grace() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "LINLI_IOT_ROLLUP_LATE_S", 2 * 3600))
+    return dt.timedelta(seconds=settings.LINLI_IOT_ROLLUP_LATE_S)
 
 
 def _origin() -> dt.datetime:

@@ -190,14 +190,6 @@ def device_map_points(*, actor: Any, region_id: int | None = None, limit: int = 
     return points
 
 
-def telemetry_series(*, actor: Any, device_id: int, key: str, since: dt.datetime, until: dt.datetime | None = None,
-                     limit: int = 500) -> list[tuple[dt.datetime, float | None]]:
-    """The newest ``limit`` numeric readings of one key in [since, until), oldest first — bounded by the
-    range and the limit, read from the (device, key, ts) primary key; never the whole history."""
-    rows = telemetry_history(actor=actor, device_id=device_id, key=key, since=since, until=until).order_by("-ts").values_list("ts", "value")[:limit]
-    return list(reversed(list(rows)))
-
-
 def device_scope_regions(*, actor: Any, limit: int = 500) -> list[Region]:
     """Communities and grids inside the actor's device.view scope (filter choices), by tree path."""
     if not covers_any(actor, IotPerm.DEVICE_VIEW) and not covers_any(actor, IotPerm.ALARM_VIEW):

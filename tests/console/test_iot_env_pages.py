@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,15 +13,10 @@ from linli.iot.models import BinCollection, CollectionRoute
 from linli.iot.perms import IotPerm
 from linli.iot.rollups import rollup_run
 from tests import factories as f
+from tests.console.test_iot_pages import client_for
 from tests.iot.helpers import device, send
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(acc) -> Client:
-    c = Client()
-    c.force_login(acc)
-    return c
 
 
 @pytest.fixture

@@ -193,3 +193,16 @@ def test_D6_series_api_scope_and_permission(tree, api_as):
     nobody = account(perms=[IotPerm.ALARM_VIEW], scope=tree.community_a)
     assert api_as(nobody).get(f"iot/devices/{mine.pk}/series", {"key": "fill_level"}).status_code in (403, 404)
     assert api_as(viewer(tree.community_a)).get(f"iot/devices/{mine.pk}/series", {}).status_code in (400, 422)
+
+
+def test_D6_retention_policy_is_data_on_the_device_type_editable_by_city_admins(tree, api_as):
+    ensure_catalog()
+    dtype = DeviceType.objects.get(code="trash_bin")
+    assert (dtype.retention_raw_days, dtype.retention_5m_days, dtype.retention_1h_days, dtype.retention_1d_days) == (90, 400, 1100, None)
+    city = api_as(account(perms=[IotPerm.DEVICE_VIEW, IotPerm.DEVICE_EDIT], scope=tree.city))
+    r = city.patch(f"iot/device-types/{dtype.pk}", {"retention_raw_days": 30, "retention_1d_days": 3650})
+    assert r.status_code == 200 and r.json()["retention_raw_days"] == 30 and r.json()["retention_1d_days"] == 3650
+    assert city.patch(f"iot/device-types/{dtype.pk}", {"retention_raw_days": 0}).status_code == 422
+    assert DeviceType.objects.get(pk=dtype.pk).retention_raw_days == 30
+    local = api_as(account(perms=[IotPerm.DEVICE_VIEW, IotPerm.DEVICE_EDIT], scope=tree.community_a))
+    assert local.patch(f"iot/device-types/{dtype.pk}", {"retention_raw_days": 5}).status_code == 403

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
+from linli.iot import environment as iot_env
 from linli.iot import rpc as iot_rpc
 from linli.iot import selectors as iot
 from linli.iot import services as iot_services
@@ -160,7 +161,16 @@ def _device_context(request, device) -> dict:
         "can_edit": covers(actor, IotPerm.DEVICE_EDIT, device.region.path),
         "can_rules": covers(actor, IotPerm.RULE_EDIT, device.region.path),
         **_commands_context(actor, device),
+        **_bin_context(actor, device),
     }
+
+
+def _bin_context(actor, device) -> dict:
+    """Trash bins (V1): the latest collections and the "collected" button."""
+    if device.device_type.category != iot_env.BIN_CATEGORY:
+        return {}
+    return {"is_bin": True, "collections": iot_env.collections_for(actor=actor, device_id=device.pk, limit=10),
+            "can_collect": covers(actor, IotPerm.BIN_COLLECT, device.region.path)}
 
 
 @require_GET

@@ -62,7 +62,8 @@ def bin_collect(request, device_id: int):
     device = iot.device_get(actor=actor, device_id=device_id)
     collection = env.bin_collect(actor=actor, device=device, note=(request.POST.get("note") or "").strip()[:200])
     if not is_htmx(request):
-        return redirect("console:iot_bins")
+        back = request.POST.get("back") or ""
+        return redirect(back if back.startswith("/console/iot/") else "console:iot_bins")
     return render(request, "console/iot/_bin_collected.html", {"device": device, "c": collection})
 
 

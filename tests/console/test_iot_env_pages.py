@@ -44,6 +44,10 @@ def test_V1_collection_list_page_scoped_printable_and_collect_button(tree, bins,
     assert r.status_code == 200 and "已登记清运" in r.content.decode()
     assert BinCollection.objects.get().fill_before == 91
     assert "甲一1号桶" not in c.get(reverse("console:iot_bins")).content.decode()
+    detail = reverse("console:iot_device", args=[a2.pk])
+    assert c.post(reverse("console:iot_bin_collect", args=[a2.pk]), {"back": detail, "note": "顺路清运"})["Location"] == detail
+    page = c.get(detail).content.decode()
+    assert "清运记录" in page and "顺路清运" in page and "登记已清运" in page
     assert c.post(reverse("console:iot_bin_collect", args=[_b1.pk])).status_code == 404
 
 

@@ -11,7 +11,9 @@
     PostgreSQL (bench.knowledge; own small databases, ≈25 s once migrated).
 Named only: ``--only ingest`` (MQTT → PostgreSQL, needs Mosquitto) and ``--only cases``
     (intake and SLA sweep over 1M cases; its own database), ``--only parking`` (plate entry/exit decisions:
-    index alone, full service on a throw-away database, per-call ORM comparison; bench.parking).
+    index alone, full service on a throw-away database, per-call ORM comparison; bench.parking),
+    ``--only rollups`` (D6 telemetry rollups on PostgreSQL: full rebuild, one incremental run, chart reads
+    from rollups vs raw GROUP BY; own database; bench.rollups).
 ``--quick`` runs a small version of each (1,000 grids; 20,000 persons in linli_bench_quick).
 """
 
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persons", type=int, help="persons in the PostgreSQL registry (default 1,000,000; quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per scenario (default 200; quick 50)")
     ap.add_argument("--reload", action="store_true", help="drop and reload the bench database")
-    ap.add_argument("--only", choices=["point_lookup", "people", "access", "knowledge", "ingest", "cases", "parking"],
+    ap.add_argument("--only", choices=["point_lookup", "people", "access", "knowledge", "ingest", "cases", "parking", "rollups"],
                     help="run one benchmark (ingest and cases run only when named: they need Mosquitto / a 1M-case load)")
     args = ap.parse_args(argv)
     persons = args.persons or (20_000 if args.quick else 1_000_000)
@@ -106,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         report["parking"] = parking.run(passes=20_000, decisions=10_000, service_passes=2_000, service_decisions=500) if args.quick else parking.run()
         report["parking"]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+
+    if args.only == "rollups":
+        from bench import rollups
+
+        report["rollups"] = rollups.run(devices=100, minutes=1440, reads=30, quick=True) if args.quick else rollups.run()
 
     if args.only == "cases":
         from bench import cases

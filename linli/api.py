@@ -30,6 +30,7 @@ ROUTERS = [
     ("/jobs", "linli.core.api_jobs", "任务 jobs"),
     ("/cases", "linli.cases.api", "事 cases"),
     ("/iot", "linli.iot.api", "物 iot"),
+    ("/ngsi-ld", "linli.iot.api_ngsi_ld", "NGSI-LD"),
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),

@@ -220,3 +220,6 @@ LINLI_ALARM_ESCALATE_MIN = {
 LINLI_LIVE_REDIS_URL = os.environ.get("LINLI_LIVE_REDIS_URL", os.environ.get("LINLI_REDIS_URL", ""))
 LINLI_LIVE_MAX_STREAMS = int(os.environ.get("LINLI_LIVE_MAX_STREAMS", "4"))
 LINLI_LIVE_STREAM_SECONDS = float(os.environ.get("LINLI_LIVE_STREAM_SECONDS", "25"))
+# IoT history (D6): rollups re-aggregate this many seconds before their watermark on every run, so
+# readings that arrive up to this late are folded into their buckets (older backfills: iot_rollups --rebuild-from).
+LINLI_IOT_ROLLUP_LATE_S = int(os.environ.get("LINLI_IOT_ROLLUP_LATE_S", "7200"))

@@ -24,6 +24,7 @@ from linli.core import live
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
 from linli.core.scoping import path_in_scope
+from linli.iot import environment as iot_env
 from linli.iot import rpc as iot_rpc
 from linli.iot import selectors as iot
 from linli.iot import services as iot_services
@@ -37,9 +38,11 @@ from linli.places import selectors as places
 from .access import console_view, is_htmx
 
 PAGE_SIZE = 50
-RANGES = {"1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
-RANGE_LABELS = {"1h": _("最近1小时"), "24h": _("最近24小时"), "7d": _("最近7天"), "30d": _("最近30天")}
-CHART_POINTS = 500
+RANGES = {"1h": dt.timedelta(hours=1), "6h": dt.timedelta(hours=6), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7),
+          "30d": dt.timedelta(days=30), "90d": dt.timedelta(days=90), "365d": dt.timedelta(days=365)}
+RANGE_LABELS = {"1h": _("最近1小时"), "6h": _("最近6小时"), "24h": _("最近24小时（5分钟汇总）"), "7d": _("最近7天（1小时汇总）"),
+                "30d": _("最近30天（1小时汇总）"), "90d": _("最近90天（按天汇总）"), "365d": _("最近1年（按天汇总）")}
+RESOLUTION_LABELS = {"raw": _("原始读数"), "5m": _("5分钟均值"), "1h": _("1小时均值"), "1d": _("日均值")}
 MAP_LIMIT = 2000
 
 
@@ -141,12 +144,15 @@ def _device_context(request, device) -> dict:
     for i, k in enumerate(keys):
         if k.get("type", "number") not in ("number", "bool"):
             continue
-        series = iot.telemetry_series(actor=actor, device_id=device.pk, key=k["key"], since=now - RANGES[rng], limit=CHART_POINTS)
+        ser = iot.device_series(actor=actor, device_id=device.pk, key=k["key"], start=now - RANGES[rng], end=now)
+        rolled = ser["resolution"] != "raw"
         charts.append({
-            "id": f"tchart-{i}", "key": k["key"], "name": k.get("name") or k["key"], "unit": k.get("unit", ""),
-            "data": {"title": k.get("name") or k["key"], "unit": k.get("unit", ""),
-                     "points": [[ts.isoformat(), v] for ts, v in series]},
-            "count": len(series), "truncated": len(series) >= CHART_POINTS,
+            "id": f"tchart-{i}", "key": k["key"], "name": ser["name"], "unit": ser["unit"],
+            "resolution": RESOLUTION_LABELS[ser["resolution"]],
+            "data": {"title": ser["name"], "unit": ser["unit"], "rolled": rolled,
+                     "points": [[p["ts"].isoformat(), p["value"]] for p in ser["points"]],
+                     "band": [[p["ts"].isoformat(), p["min"], p["max"]] for p in ser["points"]] if rolled else []},
+            "count": len(ser["points"]), "truncated": ser["truncated"],
         })
     return {
         "device": device, "online": iot.is_online(device, iot.online_cutoffs(now=now)),
@@ -158,7 +164,16 @@ def _device_context(request, device) -> dict:
         "can_edit": covers(actor, IotPerm.DEVICE_EDIT, device.region.path),
         "can_rules": covers(actor, IotPerm.RULE_EDIT, device.region.path),
         **_commands_context(actor, device),
+        **_bin_context(actor, device),
     }
+
+
+def _bin_context(actor, device) -> dict:
+    """Trash bins (V1): the latest collections and the "collected" button."""
+    if device.device_type.category != iot_env.BIN_CATEGORY:
+        return {}
+    return {"is_bin": True, "collections": iot_env.collections_for(actor=actor, device_id=device.pk, limit=10),
+            "can_collect": covers(actor, IotPerm.BIN_COLLECT, device.region.path)}
 
 
 @require_GET

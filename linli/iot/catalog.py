@@ -92,6 +92,15 @@ DEVICE_TYPES: list[dict] = [
     {"code": "barrier_gate", "name": "门禁/道闸控制器", "category": "gate",
      "telemetry_keys": [k("open", "开闸", "", "bool"), k("event", "事件", "", "event")],
      "rules": [rule("forced_open", "门禁被强行打开", [event("event", "forced_open")], create_case=True), offline(30)]},
+    # V2: odour and dust at refuse transfer stations (垃圾转运站). Limits: GB 14554-93 恶臭污染物厂界标准
+    # (二级, 新扩改建): NH3 1.5 mg/m³, H2S 0.06 mg/m³, 臭气浓度 20 (无量纲); PM10: GB 3095-2012 二级 24 h 150 µg/m³.
+    {"code": "emission_monitor", "name": "转运站排放监测仪", "category": "environment",
+     "telemetry_keys": [k("h2s", "硫化氢", "mg/m³"), k("nh3", "氨", "mg/m³"), k("odour", "臭气浓度", "无量纲"), k("pm10", "PM10", "µg/m³")],
+     "rules": [rule("h2s_limit", "硫化氢超标", [above("h2s", 0.06, 0.05)], duration_s=300),
+               rule("nh3_limit", "氨超标", [above("nh3", 1.5, 1.2)], duration_s=300),
+               rule("odour_limit", "臭气浓度超标", [above("odour", 20, 16)], duration_s=300),
+               rule("pm10_limit", "PM10超标", [above("pm10", 150, 120)], severity="warning", duration_s=900),
+               offline(60)]},
     {"code": "gateway", "name": "物联网关", "category": "gateway",
      "telemetry_keys": [k("uptime", "运行时长", "s")],
      "rules": [offline(10)]},

@@ -52,11 +52,23 @@ class DeviceType(TimeStamped):
     vendor = models.CharField("默认厂商", max_length=80, blank=True)
     telemetry_keys = models.JSONField("遥测项", default=list, blank=True)
     description = models.CharField("说明", max_length=300, blank=True)
+    # Retention policy (D6): days kept per resolution; ``retention_1d_days`` empty = forever.
+    retention_raw_days = models.PositiveIntegerField("原始数据保留(天)", default=90)
+    retention_5m_days = models.PositiveIntegerField("5分钟汇总保留(天)", default=400)
+    retention_1h_days = models.PositiveIntegerField("1小时汇总保留(天)", default=1100)
+    retention_1d_days = models.PositiveIntegerField("1天汇总保留(天)", null=True, blank=True)
 
     class Meta:
         verbose_name = "设备类型"
         verbose_name_plural = verbose_name
-        constraints = [models.CheckConstraint(condition=Q(category__in=[c.value for c in Category]), name="iot_devicetype_category_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(category__in=[c.value for c in Category]), name="iot_devicetype_category_valid"),
+            models.CheckConstraint(
+                condition=Q(retention_raw_days__gte=1, retention_5m_days__gte=1, retention_1h_days__gte=1)
+                & (Q(retention_1d_days__isnull=True) | Q(retention_1d_days__gte=1)),
+                name="iot_devicetype_retention_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -394,3 +406,124 @@ class DeviceCommand(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.method}#{self.rpc_id}@{self.device_id}"
+
+
+# ---- history rollups (D6) ------------------------------------------------------------------------
+class Resolution(models.TextChoices):
+    M5 = "5m", "5分钟"
+    H1 = "1h", "1小时"
+    D1 = "1d", "1天"
+
+
+class TelemetryRollup(models.Model):
+    """Downsampled numeric telemetry: one row per (device, key, resolution, bucket start).
+
+    Maintained set-based by ``linli/iot/rollups.py`` (5m from raw, 1h from 5m, 1d from 1h); ``vsum``
+    and ``n`` are kept (not the mean) so coarser buckets merge exactly; ``vlast`` is the value at
+    ``last_ts``. No FK constraint on ``device`` (same reason as Telemetry)."""
+
+    pk = models.CompositePrimaryKey("device_id", "key", "resolution", "bucket")
+    device = models.ForeignKey(Device, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    key = models.CharField(max_length=64)
+    resolution = models.CharField(max_length=2, choices=Resolution.choices)
+    bucket = models.DateTimeField()
+    n = models.PositiveIntegerField()
+    vmin = models.FloatField()
+    vmax = models.FloatField()
+    vsum = models.FloatField()
+    vlast = models.FloatField()
+    last_ts = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "遥测汇总"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["resolution", "bucket"], name="iot_rollup_res_bucket")]
+        constraints = [
+            models.CheckConstraint(condition=Q(resolution__in=[r.value for r in Resolution]), name="iot_rollup_resolution_valid"),
+            models.CheckConstraint(condition=Q(n__gte=1) & Q(vmin__lte=models.F("vmax")), name="iot_rollup_consistent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}.{self.key}/{self.resolution}@{self.bucket:%Y-%m-%d %H:%M}"
+
+    @property
+    def avg(self) -> float:
+        return self.vsum / self.n
+
+
+class RollupState(models.Model):
+    """Watermark of the rollup task: raw rows up to ``watermark`` are aggregated (late rows within
+    ``LINLI_IOT_ROLLUP_LATE_S`` before it are re-aggregated on every run)."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.watermark}"
+
+
+# ---- environment: trash-bin collection (V1) ------------------------------------------------------
+class CollectionRoute(TimeStamped):
+    """A waste collection route (清运路线) in a grid or community: ordered stops (bins) and the daily
+    round times (``round_times`` "07:00,16:00", local time) used to predict bins full by the next round."""
+
+    SCOPE_FIELD = "region"
+
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="所属区域")
+    name = models.CharField("路线名称", max_length=80)
+    round_times = models.CharField("清运时间", max_length=100, default="07:00,16:00", help_text="HH:MM，逗号分隔")
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "清运路线"
+        verbose_name_plural = verbose_name
+        constraints = [models.UniqueConstraint(fields=["region", "name"], name="iot_route_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionStop(models.Model):
+    """One bin on a route, at ``position`` (1, 2, …). A bin is on at most one route."""
+
+    route = models.ForeignKey(CollectionRoute, on_delete=models.CASCADE, related_name="stops")
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="collection_stop")
+    position = models.PositiveIntegerField("顺序")
+
+    class Meta:
+        verbose_name = "清运站点"
+        verbose_name_plural = verbose_name
+        constraints = [
+            models.UniqueConstraint(fields=["route", "position"], name="iot_stop_unique_position"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="iot_stop_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}#{self.position}"
+
+
+class BinCollection(models.Model):
+    """A bin was emptied (V1). The bin counts as collected until its next reading arrives."""
+
+    SCOPE_FIELD = "region"
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="collections", verbose_name="垃圾桶")
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="所属网格")
+    collected_at = models.DateTimeField("清运时间")
+    collected_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="清运人")
+    fill_before = models.FloatField("清运前满溢度", null=True, blank=True)
+    weight_before = models.FloatField("清运前重量", null=True, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "清运记录"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["device", "collected_at"]), models.Index(fields=["region", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}@{self.collected_at:%Y-%m-%d %H:%M}"

@@ -18,7 +18,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote, unquote
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
 from linli.core.errors import Invalid, NotFound
 from linli.core.i18n import Msg
@@ -55,7 +55,7 @@ ALERT_SUBCATEGORY = {"smoke": "buildingFire", "heat": "buildingFire", "gas_leak"
                      "cover_tilt": "hazardOnRoad", "fall_sos": "fallenPatient", "heart_rate": "heartAttack",
                      "thrown_object": "suspiciousAction", "perimeter_intrusion": "suspiciousAction", "ebike_in_lift": "fireRisk"}
 
-DATETIME_ATTRS = {"dateLastValueReported", "dateObserved", "dateIssued", "validFrom", "validTo", "dateModified", "dateCreated"}
+DATETIME_ATTRS = {"dateLastEmptying", "dateLastValueReported", "dateObserved", "dateIssued", "validFrom", "validTo", "dateModified", "dateCreated"}
 RELATIONSHIP_ATTRS = {"refDevice", "alertSource"}
 
 
@@ -170,6 +170,9 @@ def waste_container_entity(device: Device) -> Built:
     if weight is not None and weight.value is not None:
         e["cargoWeight"] = max(0.0, weight.value)
         observed["cargoWeight"] = _iso(weight.ts)
+    emptied = getattr(device, "last_emptied", None)
+    if emptied:
+        e["dateLastEmptying"] = _iso(emptied)
     e["refDevice"] = [device_urn(device)]
     return e, observed
 
@@ -230,7 +233,8 @@ def _source(actor: Any, entity_type: str) -> tuple[QuerySet, Any]:
     if entity_type == "Streetlight":
         return _devices(actor).filter(device_type__category="streetlight"), streetlight_entity
     if entity_type == "WasteContainer":
-        return _devices(actor).filter(device_type__category="trash_bin"), waste_container_entity
+        bins = _devices(actor).filter(device_type__category="trash_bin").annotate(last_emptied=Max("collections__collected_at"))
+        return bins, waste_container_entity
     if entity_type == "DeviceMeasurement":
         scoped = Device.objects.for_actor(actor, IotPerm.DEVICE_VIEW).values("id")
         qs = LatestValue.objects.filter(device_id__in=scoped).select_related("device__device_type", "device__region")

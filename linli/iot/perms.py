@@ -14,6 +14,7 @@ class IotPerm(StrEnum):
     ALARM_ACK = "alarm.ack"
     RULE_EDIT = "rule.edit"
     COMMAND_SEND = "command.send"
+    BIN_COLLECT = "bin.collect"
 
 
 LABELS = {
@@ -23,6 +24,7 @@ LABELS = {
     IotPerm.ALARM_ACK: "确认与清除告警",
     IotPerm.RULE_EDIT: "编辑告警规则",
     IotPerm.COMMAND_SEND: "向设备下发指令",
+    IotPerm.BIN_COLLECT: "登记垃圾清运、维护清运路线",
 }
 
 

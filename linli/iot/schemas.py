@@ -23,6 +23,10 @@ class DeviceTypePatch(Schema):
     vendor: str | None = None
     description: str | None = None
     telemetry_keys: list[dict[str, Any]] | None = None
+    retention_raw_days: int | None = Field(None, ge=1, le=36500)
+    retention_5m_days: int | None = Field(None, ge=1, le=36500)
+    retention_1h_days: int | None = Field(None, ge=1, le=36500)
+    retention_1d_days: int | None = Field(None, ge=1, le=36500, description="empty = forever")
 
 
 class DeviceTypeOut(Schema):
@@ -33,6 +37,10 @@ class DeviceTypeOut(Schema):
     vendor: str
     description: str
     telemetry_keys: list[dict[str, Any]]
+    retention_raw_days: int
+    retention_5m_days: int
+    retention_1h_days: int
+    retention_1d_days: int | None
 
 
 class DeviceIn(Schema):
@@ -254,3 +262,112 @@ class RpcRequestOut(Schema):
 class RpcAnswerOut(Schema):
     id: int = Field(..., alias="rpc_id")
     status: str
+
+
+# ---- history series (D6) -------------------------------------------------------------------------
+class SeriesPointOut(Schema):
+    ts: dt.datetime
+    value: float = Field(..., description="the reading (raw) or the bucket mean (rollups)")
+    min: float | None = None
+    max: float | None = None
+    last: float | None = None
+    count: int | None = None
+
+
+class SeriesOut(Schema):
+    device_id: int
+    key: str
+    name: str
+    unit: str
+    resolution: Literal["raw", "5m", "1h", "1d"]
+    start: dt.datetime
+    end: dt.datetime
+    truncated: bool
+    points: list[SeriesPointOut]
+
+
+# ---- environment (V1, V2) ------------------------------------------------------------------------
+class BinOut(Schema):
+    device_id: int
+    serial: str
+    name: str
+    location: str
+    region: str
+    fill_level: float | None = Field(None, description="% (empty while collected and awaiting the next reading)")
+    fill_at: dt.datetime | None
+    weight: float | None
+    fill_rate_per_hour: float | None = Field(None, description="%/h, least squares over the last 24 h since emptied")
+    predicted_fill: float | None = Field(None, description="% expected at the next round")
+    reason: Literal["full", "predicted", ""]
+    position: int | None = Field(None, description="stop number on the route")
+    last_collected_at: dt.datetime | None
+
+
+class RouteBinsOut(Schema):
+    route_id: int | None
+    name: str
+    round_times: str
+    next_round_at: dt.datetime
+    bins: list[BinOut]
+
+
+class CollectionListOut(Schema):
+    threshold: float
+    generated_at: dt.datetime
+    routes: list[RouteBinsOut]
+
+
+class CollectIn(Schema):
+    note: str = Field("", max_length=200)
+
+
+class CollectionOut(Schema):
+    id: int
+    device_id: int
+    collected_at: dt.datetime
+    fill_before: float | None
+    weight_before: float | None
+    note: str
+
+
+class RouteIn(Schema):
+    region_id: int
+    name: str = Field(..., min_length=1, max_length=80)
+    round_times: str = Field("07:00,16:00", max_length=100, description="HH:MM, comma separated (local time)")
+    device_ids: list[int] = Field(default_factory=list, description="the bins in stop order")
+    note: str = Field("", max_length=200)
+
+
+class RouteOut(Schema):
+    id: int
+    region_id: int
+    name: str
+    round_times: str
+    note: str
+    device_ids: list[int]
+
+
+class EmissionReadingOut(Schema):
+    key: str
+    name: str
+    unit: str
+    value: float | None
+    ts: dt.datetime | None
+    limit: float | None
+    exceeded: bool
+
+
+class EmissionDayOut(Schema):
+    date: dt.date
+    hours: dict[str, int] = Field(..., description="key → hours whose maximum exceeded the limit")
+    total: int
+
+
+class EmissionStationOut(Schema):
+    device_id: int
+    serial: str
+    name: str
+    location: str
+    exceeded_now: bool
+    readings: list[EmissionReadingOut]
+    days: list[EmissionDayOut]

@@ -190,14 +190,6 @@ def device_map_points(*, actor: Any, region_id: int | None = None, limit: int = 
     return points
 
 
-def telemetry_series(*, actor: Any, device_id: int, key: str, since: dt.datetime, until: dt.datetime | None = None,
-                     limit: int = 500) -> list[tuple[dt.datetime, float | None]]:
-    """The newest ``limit`` numeric readings of one key in [since, until), oldest first — bounded by the
-    range and the limit, read from the (device, key, ts) primary key; never the whole history."""
-    rows = telemetry_history(actor=actor, device_id=device_id, key=key, since=since, until=until).order_by("-ts").values_list("ts", "value")[:limit]
-    return list(reversed(list(rows)))
-
-
 def device_scope_regions(*, actor: Any, limit: int = 500) -> list[Region]:
     """Communities and grids inside the actor's device.view scope (filter choices), by tree path."""
     if not covers_any(actor, IotPerm.DEVICE_VIEW) and not covers_any(actor, IotPerm.ALARM_VIEW):
@@ -210,3 +202,24 @@ def device_scope_regions(*, actor: Any, limit: int = 500) -> list[Region]:
             q |= Q(path__startswith=p)
         qs = qs.filter(q)
     return list(qs[:limit])
+
+
+def key_meta(device: Device, key: str) -> dict[str, str]:
+    """Name and unit of a telemetry key from the device type (the key itself when unknown)."""
+    spec = next((k for k in device.device_type.telemetry_keys or [] if isinstance(k, dict) and k.get("key") == key), {})
+    return {"name": spec.get("name") or key, "unit": spec.get("unit", "")}
+
+
+def device_series(*, actor: Any, device_id: int, key: str, start: dt.datetime | None = None, end: dt.datetime | None = None,
+                  resolution: str = "auto") -> dict[str, Any]:
+    """Chart series of one key of a device in scope (D6): resolution chosen by the span, points bounded."""
+    from django.utils import timezone
+
+    from . import rollups
+
+    device = device_get(actor=actor, device_id=device_id)
+    end = end or timezone.now()
+    start = start or end - dt.timedelta(hours=24)
+    s = rollups.series(device_id=device.pk, key=key, start=start, end=end, resolution=resolution)
+    return {"device_id": device.pk, "key": key, **key_meta(device, key), "resolution": s.resolution, "start": s.start, "end": s.end,
+            "truncated": s.truncated, "points": s.points}

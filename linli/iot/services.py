@@ -124,7 +124,8 @@ def device_type_create(*, actor: Any, code: str, name: str, category: str, telem
 def device_type_update(*, actor: Any, device_type: DeviceType, changes: dict[str, Any]) -> DeviceType:
     check_catalog_edit(actor, IotPerm.DEVICE_EDIT)
     before = snapshot(device_type)
-    for name in ("name", "category", "vendor", "description", "telemetry_keys"):
+    for name in ("name", "category", "vendor", "description", "telemetry_keys", "retention_raw_days", "retention_5m_days",
+                 "retention_1h_days", "retention_1d_days"):
         if name in changes:
             setattr(device_type, name, _validate_keys(changes[name]) if name == "telemetry_keys" else changes[name])
     device_type.full_clean()

@@ -36,3 +36,19 @@ def alarm_escalation_task() -> dict:
     from .escalation import escalation_sweep
 
     return escalation_sweep()
+
+
+@task()
+def rollup_task() -> dict:
+    """Incremental telemetry rollups (5 min / 1 h / 1 d) from the watermark (D6)."""
+    from .rollups import rollup_run
+
+    return rollup_run().as_dict()
+
+
+@task()
+def retention_task() -> dict:
+    """Retention per device type: drop old partitions, delete old raw rows and rollups (D6)."""
+    from .rollups import retention_run
+
+    return retention_run()

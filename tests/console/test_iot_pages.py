@@ -3,9 +3,12 @@ scoping across communities (O2), permissions, audited actions (O3), query-count 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from linli.audit.models import AuditEntry
 from linli.iot.models import Alarm, Rule
@@ -61,9 +64,16 @@ def test_D1_pages_render_for_a_scoped_worker(world):
 
 
 def test_D6_telemetry_chart_reads_a_bounded_range(world):
+    from linli.iot.rollups import rollup_run
+
     c = client_for(world.worker)
-    page = c.get(reverse("console:iot_device", args=[world.dev_a.pk]), {"range": "24h"}).content.decode()
-    assert '"points": [["' in page and "2 个点" in page
+    page = c.get(reverse("console:iot_device", args=[world.dev_a.pk]), {"range": "6h"}).content.decode()
+    assert '"points": [["' in page and "2 个点" in page and "原始读数" in page
+    rollup_run(now=timezone.now() + dt.timedelta(minutes=1))
+    day = c.get(reverse("console:iot_device", args=[world.dev_a.pk]), {"range": "24h"}).content.decode()
+    assert "5分钟均值" in day and '"band": [["' in day and "1 个点" in day
+    year = c.get(reverse("console:iot_device", args=[world.dev_a.pk]), {"range": "365d"}).content.decode()
+    assert "日均值" in year
     unknown = c.get(reverse("console:iot_device", args=[world.dev_a.pk]), {"range": "forever"})
     assert unknown.status_code == 200  # falls back to the default range
 

@@ -5,6 +5,7 @@ by hand: every ``required`` field, every local ``enum`` and numeric bound of the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def fleet(tree):
 
 def test_D7_key_values_follow_smart_data_models(tree, fleet, api_as):
     api = api_as(viewer(tree.community_a))
-    url = "iot/ngsi-ld/v1/entities"
+    url = "ngsi-ld/v1/entities"
     light = api.get(url, {"type": "Streetlight", "options": "keyValues"}).json()
     assert [e["id"] for e in light] == ["urn:ngsi-ld:Streetlight:SL-1"]
     assert light[0]["powerState"] == "on" and light[0]["illuminanceLevel"] == 0.7 and light[0]["status"] == "ok"
@@ -120,7 +121,7 @@ def test_D7_key_values_follow_smart_data_models(tree, fleet, api_as):
 
 def test_D7_normalized_form_and_context(tree, fleet, api_as):
     api = api_as(viewer(tree.community_a))
-    r = api.get("iot/ngsi-ld/v1/entities", {"type": "Streetlight"})
+    r = api.get("ngsi-ld/v1/entities", {"type": "Streetlight"})
     assert r["Content-Type"] == "application/json"
     assert r["Link"] == f'<{SDM_CONTEXT["Streetlight"]}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
     e = r.json()[0]
@@ -128,16 +129,16 @@ def test_D7_normalized_form_and_context(tree, fleet, api_as):
     assert e["powerState"] == {"type": "Property", "value": "on", "observedAt": "2025-11-23T12:13:20Z"}
     assert e["location"]["type"] == "GeoProperty" and e["location"]["value"]["type"] == "Point"
     assert e["refDevice"] == {"type": "Relationship", "object": "urn:ngsi-ld:Device:SL-1"}
-    ld = api.get("iot/ngsi-ld/v1/entities", {"type": "Alert"}, HTTP_ACCEPT="application/ld+json")
+    ld = api.get("ngsi-ld/v1/entities", {"type": "Alert"}, HTTP_ACCEPT="application/ld+json")
     assert ld["Content-Type"] == "application/ld+json" and "Link" not in ld
     alert = ld.json()[0]
     assert alert["@context"] == [CORE_CONTEXT, SDM_CONTEXT["Alert"]]
     assert alert["dateIssued"]["value"]["@type"] == "DateTime" and alert["alertSource"]["type"] == "Relationship"
     # the same alert, cleared, carries validTo
     Alarm.objects.filter(pk=int(alert["id"].rsplit(":", 1)[1])).update(status="cleared", cleared_at=Alarm.objects.get(pk=int(alert["id"].rsplit(":", 1)[1])).started_at)
-    one = api.get(f"iot/ngsi-ld/v1/entities/{alert['id']}", {"options": "keyValues"}, HTTP_ACCEPT="application/ld+json").json()
+    one = api.get(f"ngsi-ld/v1/entities/{alert['id']}", {"options": "keyValues"}, HTTP_ACCEPT="application/ld+json").json()
     assert one["id"] == alert["id"] and one["validTo"] == one["validFrom"] and one["@context"][0] == CORE_CONTEXT
-    m = api.get("iot/ngsi-ld/v1/entities/urn:ngsi-ld:DeviceMeasurement:BIN-1:weight").json()
+    m = api.get("ngsi-ld/v1/entities/urn:ngsi-ld:DeviceMeasurement:BIN-1:weight").json()
     assert m["numValue"] == {"type": "Property", "value": 31.5, "observedAt": "2025-11-23T12:13:20Z"}
     assert m["dateObserved"]["value"]["@value"] == "2025-11-23T12:13:20Z"
 
@@ -146,18 +147,18 @@ def test_D7_scope_404_and_bad_input(tree, fleet, api_as):
     api = api_as(viewer(tree.community_a))
     for urn in ("urn:ngsi-ld:WasteContainer:BIN-B", "urn:ngsi-ld:Device:BIN-B", "urn:ngsi-ld:DeviceMeasurement:BIN-B:fill_level",
                 "urn:ngsi-ld:Streetlight:SMK-1", "urn:ngsi-ld:Device:nope", "urn:ngsi-ld:Alert:x", "not-a-urn"):
-        r = api.get(f"iot/ngsi-ld/v1/entities/{urn}")
+        r = api.get(f"ngsi-ld/v1/entities/{urn}")
         assert r.status_code == 404 and r.json()["code"] == "ngsi_ld.not_found", urn
     other_alert = Alarm.objects.get(device=fleet["other"], rule__code="bin_overflow")
-    assert api.get(f"iot/ngsi-ld/v1/entities/urn:ngsi-ld:Alert:{other_alert.pk}").status_code == 404
-    assert api_as(viewer(tree.community_b)).get(f"iot/ngsi-ld/v1/entities/urn:ngsi-ld:Alert:{other_alert.pk}").status_code == 200
-    r = api.get("iot/ngsi-ld/v1/entities", {"type": "Parking"})
+    assert api.get(f"ngsi-ld/v1/entities/urn:ngsi-ld:Alert:{other_alert.pk}").status_code == 404
+    assert api_as(viewer(tree.community_b)).get(f"ngsi-ld/v1/entities/urn:ngsi-ld:Alert:{other_alert.pk}").status_code == 200
+    r = api.get("ngsi-ld/v1/entities", {"type": "Parking"})
     assert r.status_code == 422 and r.json()["code"] == "ngsi_ld.bad_type"
-    assert api.get("iot/ngsi-ld/v1/entities", {"type": "Device", "limit": 1001}).json()["code"] == "ngsi_ld.bad_limit"
-    assert api.get("iot/ngsi-ld/v1/entities").status_code == 422  # type is required
+    assert api.get("ngsi-ld/v1/entities", {"type": "Device", "limit": 1001}).json()["code"] == "ngsi_ld.bad_limit"
+    assert api.get("ngsi-ld/v1/entities").status_code == 422  # type is required
     # no device.view at all: nothing
     nobody = api_as(account(perms=[IotPerm.ALARM_VIEW], scope=tree.community_a))
-    assert nobody.get("iot/ngsi-ld/v1/entities", {"type": "Device"}).json() == []
+    assert nobody.get("ngsi-ld/v1/entities", {"type": "Device"}).json() == []
 
 
 def test_D7_pagination_limit_offset_count(tree, api_as, django_assert_max_num_queries):
@@ -166,12 +167,43 @@ def test_D7_pagination_limit_offset_count(tree, api_as, django_assert_max_num_qu
         send(d, {"ts": 1763900000000, "values": {"fill_level": 10 * i, "weight": i}})
     api = api_as(viewer(tree.community_a))
     with django_assert_max_num_queries(8):
-        r = api.get("iot/ngsi-ld/v1/entities", {"type": "WasteContainer", "limit": 3, "offset": 0, "count": "true"})
+        r = api.get("ngsi-ld/v1/entities", {"type": "WasteContainer", "limit": 3, "offset": 0, "count": "true"})
     assert r["NGSILD-Results-Count"] == "7"
-    pages = [r.json()] + [api.get("iot/ngsi-ld/v1/entities", {"type": "WasteContainer", "limit": 3, "offset": o}).json() for o in (3, 6)]
+    pages = [r.json()] + [api.get("ngsi-ld/v1/entities", {"type": "WasteContainer", "limit": 3, "offset": o}).json() for o in (3, 6)]
     ids = [e["id"] for p in pages for e in p]
     assert [len(p) for p in pages] == [3, 3, 1] and len(set(ids)) == 7
     with django_assert_max_num_queries(8):
-        r = api.get("iot/ngsi-ld/v1/entities", {"type": "DeviceMeasurement", "limit": 1000})
+        r = api.get("ngsi-ld/v1/entities", {"type": "DeviceMeasurement", "limit": 1000})
     assert len(r.json()) == 14
-    assert len(api.get("iot/ngsi-ld/v1/entities", {"type": "Device"}).json()) == 7  # default limit 20
+    assert len(api.get("ngsi-ld/v1/entities", {"type": "Device"}).json()) == 7  # default limit 20
+
+
+def test_D7_served_at_api_v1_ngsi_ld_with_the_old_iot_path_as_alias(tree, fleet, api_as, client):
+    api = api_as(viewer(tree.community_a))
+    new = api.get("ngsi-ld/v1/entities", {"type": "WasteContainer"})
+    old = api.get("iot/ngsi-ld/v1/entities", {"type": "WasteContainer"})
+    assert new.status_code == old.status_code == 200 and new.json() == old.json() and new["Link"] == old["Link"]
+    urn = "urn:ngsi-ld:WasteContainer:BIN-1"
+    assert api.get(f"iot/ngsi-ld/v1/entities/{urn}").json() == api.get(f"ngsi-ld/v1/entities/{urn}").json()
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/ngsi-ld/v1/entities" in paths and "/api/v1/iot/ngsi-ld/v1/entities" not in paths
+
+
+def test_D7_waste_container_filling_level_and_last_emptying(tree, fleet, api_as):
+    from linli.iot.environment import bin_collect
+
+    bin_ = fleet["bin"]
+    admin = account(perms=[IotPerm.DEVICE_VIEW, IotPerm.BIN_COLLECT], scope=tree.community_a)
+    api = api_as(admin)
+    urn = "urn:ngsi-ld:WasteContainer:BIN-1"
+    before = api.get(f"ngsi-ld/v1/entities/{urn}", {"options": "keyValues"}).json()
+    assert before["fillingLevel"] == 0.97 and "dateLastEmptying" not in before
+    c = bin_collect(actor=admin, device=bin_)
+    kv = api.get(f"ngsi-ld/v1/entities/{urn}", {"options": "keyValues"}).json()
+    assert kv["dateLastEmptying"] == c.collected_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    conforms(kv, "WasteContainer")
+    norm = api.get(f"ngsi-ld/v1/entities/{urn}").json()
+    assert norm["dateLastEmptying"] == {"type": "Property", "value": {"@type": "DateTime", "@value": kv["dateLastEmptying"]}}
+    assert norm["fillingLevel"]["type"] == "Property" and norm["fillingLevel"]["value"] == 0.97 and "observedAt" in norm["fillingLevel"]
+    listed = api.get("ngsi-ld/v1/entities", {"type": "WasteContainer", "options": "keyValues"}).json()
+    assert listed[0]["dateLastEmptying"] == kv["dateLastEmptying"]

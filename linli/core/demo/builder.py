@@ -511,6 +511,17 @@ class Builder:
                                    channel="portal")
         self.stats.add("accounts", len(STAFF_PLAN) + len(self.resident_heads))
 
+    # ---- iot: bins on a route and a transfer station with history (linli.iot.demo) ------------
+    def build_iot(self) -> None:
+        from linli.iot.demo import build as build_iot
+        from linli.orgs.models import Account
+
+        t0 = time.perf_counter()
+        gi = self.account_grid
+        self.stats.counts.update(build_iot(actor=Account.objects.get(username="admin"), region=gi.region,
+                                           community_name=gi.community.name, seed=self.seed))
+        self.stats.timings["iot_s"] = round(time.perf_counter() - t0, 2)
+
     # ---- run ----------------------------------------------------------------------------------
     def run(self) -> Stats:
         t0 = time.perf_counter()
@@ -540,6 +551,7 @@ class Builder:
             self.writer.close()
             self.stats.timings["places_people_s"] = round(time.perf_counter() - t1, 2)
             self.build_accounts()
+            self.build_iot()
             from linli.audit.services import record
 
             record(actor=None, action="demo.load", object_type="demo", object_id=self.seed,

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('iot', '0005_seed_barrier_gate'),
+        ('iot', '0007_seed_emission_monitor'),
         ('places', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "linli.access",
     "linli.parking",
     "linli.knowledge",
+    "linli.patrols",
     "linli.console",
     "linli.portal",
 ]
@@ -207,3 +208,9 @@ UNFOLD = {
     "SITE_HEADER": "邻里 · 智慧社区平台",
     "SHOW_LANGUAGES": True,
 }
+
+# ---- Grid patrols (C6) ----------------------------------------------------------------------------
+# A task may be started this many minutes before its window opens; a planned or unfinished task is
+# marked missed this many minutes after its window closed (the sweep runs every few minutes).
+LINLI_PATROL_EARLY_START_MIN = int(os.environ.get("LINLI_PATROL_EARLY_START_MIN", "60"))
+LINLI_PATROL_MISSED_GRACE_MIN = int(os.environ.get("LINLI_PATROL_MISSED_GRACE_MIN", "30"))

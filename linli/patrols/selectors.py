@@ -245,6 +245,17 @@ def coverage(*, actor: Any, date_from: dt.date, date_to: dt.date, region_id: int
     return out
 
 
+def day_checkpoints(*, actor: Any, day: dt.date, worker_id: int | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+    """The active checkpoints of the routes patrolled on ``day`` (in scope), each marked reached when
+    any of the day's tasks checked in there within its radius."""
+    tasks = task_list(actor=actor, date=day, worker_id=worker_id)
+    reached = set(CheckIn.objects.filter(task__in=tasks.values("pk"), checkpoint__isnull=False, off_route=False)
+                  .values_list("checkpoint_id", flat=True))
+    points = Checkpoint.objects.filter(route_id__in=tasks.values("route_id"), is_active=True).select_related("route").order_by("route_id", "seq")
+    return [{"route": c.route.name, "seq": c.seq, "name": c.name, "lat": c.lat, "lng": c.lng, "radius": c.tolerance_m, "reached": c.pk in reached}
+            for c in points[:limit]]
+
+
 def grid_boundaries(*, actor: Any, limit: int = 300) -> dict[str, Any]:
     """GeoJSON of the grids in the actor's patrol scope (the background of the patrol maps)."""
     from linli.places import geojson
@@ -261,15 +272,15 @@ def grid_boundaries(*, actor: Any, limit: int = 300) -> dict[str, Any]:
 # ---- choices for forms ---------------------------------------------------------------------------------------
 
 
-def worker_choices(*, actor: Any, region: Region | None = None, limit: int = 300) -> list[Account]:
-    """Active accounts holding patrol.perform inside the actor's manage scope (or over ``region``)."""
+def worker_choices(*, actor: Any, region: Region | None = None, perm: str = P.MANAGE, limit: int = 300) -> list[Account]:
+    """Active accounts holding patrol.perform inside the actor's ``perm`` scope (or over ``region``)."""
     roles = [r.pk for r in Role.objects.only("id", "permissions") if P.PERFORM in (r.permissions or [])]
     qs = RoleAssignment.objects.filter(role_id__in=roles, account__is_active=True)
     if region is not None:
         ancestors = [region.path[:i] for i in range(Region.steplen, len(region.path) + 1, Region.steplen)]
         qs = qs.filter(region__path__in=ancestors)
     else:
-        q = scope_q(RoleAssignment, actor.scope_paths(P.MANAGE))
+        q = scope_q(RoleAssignment, actor.scope_paths(perm))
         if q is not None:
             qs = qs.filter(q)
     ids = qs.values("account_id")

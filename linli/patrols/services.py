@@ -561,11 +561,10 @@ def finding_report(*, actor: Any, task: PatrolTask, category: Category, title: s
         case = case_services.case_report(actor=actor, channel=Channel.PATROL, category=category, title=title,
                                          description=f"{description}\n（{where}）".strip(), lat=lat, lng=lng, photos=photos)
         added = False
-    try:
-        with transaction.atomic():
-            finding = Finding.objects.create(task=task, checkin=checkin, case=case, added_to_existing=added, reported_by=actor)
-    except IntegrityError:
-        raise Conflict("patrol.finding_exists", Msg("此工单已关联到本次巡查", "This case is already linked to this patrol")) from None
+    # Adding more to a case this patrol already reported keeps the one link (the comment is the news).
+    finding = Finding.objects.filter(task=task, case=case).first() if added else None
+    if finding is None:
+        finding = Finding.objects.create(task=task, checkin=checkin, case=case, added_to_existing=added, reported_by=actor)
     record(actor=actor, action="patrol.finding_report", obj=finding, after={"task": task.pk, "case": case.pk, "added_to_existing": added},
            detail={"number": case.number}, region_path=task.region.path)
     return finding

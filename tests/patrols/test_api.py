@@ -78,8 +78,9 @@ def test_C6_api_full_journey_plan_start_checkin_finding_finish(world, api_as):
     r = g.post(f"patrols/tasks/{task_id}/findings", {"category_id": cat.pk, "title": "路灯杆倾斜", "checkin_id": checkin_id})
     assert r.status_code == 409 and r.json()["code"] == "patrol.duplicate_candidates"
     assert r.json()["detail"]["candidates"][0]["number"] == case.number
-    r = g.post(f"patrols/tasks/{task_id}/findings", {"category_id": cat.pk, "title": "x", "checkin_id": checkin_id, "add_to_case_id": case.pk})
-    assert r.status_code == 409 and r.json()["code"] == "patrol.finding_exists"
+    r = g.post(f"patrols/tasks/{task_id}/findings", {"category_id": cat.pk, "title": "更多照片", "checkin_id": checkin_id, "add_to_case_id": case.pk})
+    assert r.status_code == 201 and r.json()["id"] == finding["id"]  # one link per case and patrol; the comment carries the news
+    assert case.events.filter(kind="commented").count() == 1
     assert g.post(f"patrols/tasks/{task_id}/findings", {"category_id": 999999, "title": "x", "lat": 36.653, "lng": 117.003}).status_code == 404
     r = g.post(f"patrols/tasks/{task_id}/finish", {})
     assert r.status_code == 422 and r.json()["code"] == "patrol.note_required"

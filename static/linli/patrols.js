@@ -20,9 +20,11 @@
     var b = group.getBounds();
     if (b.isValid()) map.fitBounds(b, { padding: [16, 16], maxZoom: 18 }); else map.setView([36.65, 117.0], 13);
   }
-  function checkpoint(cp, group) {
+  /* A checkpoint: its marker (in ``group``, which the map fits) and its radius (in ``radii``: a circle
+     has no bounds until the map has a view). */
+  function checkpoint(cp, group, radii) {
     var colour = cp.reached ? "#2f9e6e" : "#0b5cad";
-    L.circle([cp.lat, cp.lng], { radius: cp.radius, color: colour, weight: 1, fillOpacity: 0.12, interactive: false }).addTo(group);
+    L.circle([cp.lat, cp.lng], { radius: cp.radius, color: colour, weight: 1, fillOpacity: 0.12, interactive: false }).addTo(radii);
     L.circleMarker([cp.lat, cp.lng], { radius: elder() ? 9 : 7, color: "#1f2937", weight: 1, fillColor: colour, fillOpacity: 0.95 })
       .bindTooltip(esc((cp.seq ? cp.seq + ". " : "") + cp.name + (cp.route ? " · " + cp.route : ""))).addTo(group);
   }
@@ -57,10 +59,10 @@
   /* ---- one task: route, checkpoints, check-ins; click to pick the position ------------------------------- */
   function initTaskMap(el) {
     var map = taskMap = newMap(el);
-    var group = L.featureGroup().addTo(map);
+    var radii = L.layerGroup().addTo(map), group = L.featureGroup().addTo(map);
     getJSON(el.dataset.src).then(function (data) {
       boundaries(data.boundaries, group);
-      data.checkpoints.forEach(function (cp) { checkpoint(cp, group); });
+      data.checkpoints.forEach(function (cp) { checkpoint(cp, group, radii); });
       L.polyline(data.checkpoints.map(function (cp) { return [cp.lat, cp.lng]; }), { color: "#0b5cad", weight: 2, dashArray: "6 6", interactive: false }).addTo(group);
       var walked = data.checkins.map(function (c) { return [c.lat, c.lng]; });
       if (walked.length > 1) L.polyline(walked, { color: "#f59e0b", weight: elder() ? 4 : 3, interactive: false }).addTo(group);
@@ -70,7 +72,7 @@
       });
       fit(map, group);
       el.dataset.checkpoints = String(data.checkpoints.length);
-    }).catch(function () { el.dataset.error = "1"; map.setView([36.65, 117.0], 13); });
+    }).catch(function (e) { el.dataset.error = String((e && e.message) || 1); map.setView([36.65, 117.0], 13); });
     var form = document.getElementById("checkin-form");
     if (form && el.dataset.canPick) {
       map.on("click", function (e) {
@@ -132,11 +134,11 @@
 
   /* ---- who patrolled where: one coloured path per worker over the grids ---------------------------------- */
   function initPatrolMap(el) {
-    var map = newMap(el), group = L.featureGroup().addTo(map);
+    var map = newMap(el), radii = L.layerGroup().addTo(map), group = L.featureGroup().addTo(map);
     var status = document.getElementById("patrol-map-status"), legend = document.getElementById("track-legend");
     getJSON(el.dataset.src).then(function (data) {
       boundaries(data.boundaries, group);
-      data.checkpoints.forEach(function (cp) { checkpoint(cp, group); });
+      data.checkpoints.forEach(function (cp) { checkpoint(cp, group, radii); });
       var items = [], n = 0;
       data.tracks.forEach(function (t) {
         var line = t.points.map(function (p) { return [p.lat, p.lng]; });
@@ -153,7 +155,7 @@
       fit(map, group);
       el.dataset.tracks = String(data.tracks.length);
       status.textContent = n ? (el.dataset.count || "") + " " + n : (el.dataset.empty || "");
-    }).catch(function () { el.dataset.error = "1"; map.setView([36.65, 117.0], 13); });
+    }).catch(function (e) { el.dataset.error = String((e && e.message) || 1); map.setView([36.65, 117.0], 13); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {

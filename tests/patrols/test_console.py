@@ -90,6 +90,9 @@ def test_C6_console_checkin_by_map_pick_off_route_and_errors(world):
     w = world
     task = svc.task_start(actor=w.gw_a, task=w.task())
     c = as_(w.gw_a)
+    data = c.get(reverse("console:patrols_task_map", args=[task.pk])).json()
+    assert [p["name"] for p in data["checkpoints"]] == ["东门", "中心花园", "北侧车棚"] and data["checkins"] == []
+    assert data["boundaries"]["features"][0]["properties"]["name"] == "甲一网格"
     r = c.post(reverse("console:patrols_checkin", args=[task.pk]), {"checkpoint": "", "lat": "", "lng": ""})
     assert r.status_code == 422 and "请先获取定位" in r.content.decode()
     r = c.post(reverse("console:patrols_checkin", args=[task.pk]), {"checkpoint": "", "lat": "36.6595", "lng": "117.0005", "source": "map"}, follow=True)

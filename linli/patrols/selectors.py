@@ -39,8 +39,18 @@ def _union_paths(actor: Any, perms: list[str]) -> list[str] | None:
     return out
 
 
-def _region_path(region_id: int | None) -> str | None:
-    return Region.objects.filter(pk=region_id).values_list("path", flat=True).first() if region_id is not None else None
+def _where(qs: QuerySet, **lookups: Any) -> QuerySet:
+    """Apply each lookup that has a value (None means "no filter")."""
+    given = {k: v for k, v in lookups.items() if v is not None}
+    return qs.filter(**given) if given else qs
+
+
+def _in_region(qs: QuerySet, field: str, region_id: int | None) -> QuerySet:
+    """Rows whose ``field`` region lies in the subtree of ``region_id`` (an unknown region: none)."""
+    if region_id is None:
+        return qs
+    path = Region.objects.filter(pk=region_id).values_list("path", flat=True).first()
+    return qs.filter(**{f"{field}__path__startswith": path}) if path else qs.none()
 
 
 # ---- routes --------------------------------------------------------------------------------------------------
@@ -56,14 +66,8 @@ def routes_for_actor(actor: Any) -> QuerySet[PatrolRoute]:
 
 def route_list(*, actor: Any, region_id: int | None = None, is_active: bool | None = None, q: str | None = None) -> QuerySet[PatrolRoute]:
     qs = routes_for_actor(actor).annotate(checkpoint_count=Count("checkpoints", filter=Q(checkpoints__is_active=True)))
-    if region_id is not None:
-        path = _region_path(region_id)
-        qs = qs.filter(region__path__startswith=path) if path else qs.none()
-    if is_active is not None:
-        qs = qs.filter(is_active=is_active)
-    if q:
-        qs = qs.filter(name__icontains=q.strip())
-    return qs
+    qs = _where(qs, is_active=is_active, name__icontains=q.strip() if q else None)
+    return _in_region(qs, "region", region_id)
 
 
 def route_get(*, actor: Any, route_id: int) -> PatrolRoute:
@@ -102,23 +106,9 @@ def tasks_for_actor(actor: Any) -> QuerySet[PatrolTask]:
 def task_list(*, actor: Any, worker_id: int | None = None, date: dt.date | None = None, date_from: dt.date | None = None,
               date_to: dt.date | None = None, status: list[str] | None = None, region_id: int | None = None,
               route_id: int | None = None) -> QuerySet[PatrolTask]:
-    qs = tasks_for_actor(actor)
-    if worker_id is not None:
-        qs = qs.filter(worker_id=worker_id)
-    if date is not None:
-        qs = qs.filter(date=date)
-    if date_from is not None:
-        qs = qs.filter(date__gte=date_from)
-    if date_to is not None:
-        qs = qs.filter(date__lte=date_to)
-    if status:
-        qs = qs.filter(status__in=status)
-    if region_id is not None:
-        path = _region_path(region_id)
-        qs = qs.filter(region__path__startswith=path) if path else qs.none()
-    if route_id is not None:
-        qs = qs.filter(route_id=route_id)
-    return qs
+    qs = _where(tasks_for_actor(actor), worker_id=worker_id, date=date, date__gte=date_from, date__lte=date_to, status__in=status or None,
+                route_id=route_id)
+    return _in_region(qs, "region", region_id)
 
 
 def task_get(*, actor: Any, task_id: int) -> PatrolTask:
@@ -180,18 +170,8 @@ def checkin_list(*, actor: Any, task_id: int | None = None, worker_id: int | Non
     qs = CheckIn.objects.select_related("checkpoint", "task", "task__worker", "task__route")
     if q is not None:
         qs = qs.filter(task__in=PatrolTask.objects.filter(q).values("pk"))
-    if task_id is not None:
-        qs = qs.filter(task_id=task_id)
-    if worker_id is not None:
-        qs = qs.filter(task__worker_id=worker_id)
-    if date is not None:
-        qs = qs.filter(task__date=date)
-    if region_id is not None:
-        path = _region_path(region_id)
-        qs = qs.filter(task__region__path__startswith=path) if path else qs.none()
-    if off_route is not None:
-        qs = qs.filter(off_route=off_route)
-    return qs
+    qs = _where(qs, task_id=task_id, task__worker_id=worker_id, task__date=date, off_route=off_route)
+    return _in_region(qs, "task__region", region_id)
 
 
 def checkin_photo_refs(*, task: PatrolTask) -> set[str]:

@@ -164,3 +164,14 @@ def test_C6_api_checkins_coverage_and_tracks(world, api_as, django_assert_max_nu
     assert len(tracks) == 1 and tracks[0]["worker"]["id"] == w.gw_a.pk and len(tracks[0]["points"]) == 4
     assert [p["off_route"] for p in tracks[0]["points"]].count(True) == 1
     assert api_as(w.manager_b).get("patrols/tracks", {"date": str(NOW.date())}).json() == []
+
+
+def test_C6_openapi_documents_the_patrol_endpoints(db):
+    from django.test import Client
+
+    spec = Client().get("/api/v1/openapi.json").json()
+    paths = spec["paths"]
+    for p in ("/api/v1/patrols/routes", "/api/v1/patrols/tasks", "/api/v1/patrols/tasks/recurring", "/api/v1/patrols/tasks/{task_id}/checkins",
+              "/api/v1/patrols/tasks/{task_id}/findings", "/api/v1/patrols/checkins", "/api/v1/patrols/coverage", "/api/v1/patrols/tracks"):
+        assert p in paths, p
+    assert "FindingBrief" in str(spec["components"]["schemas"]["TaskDetailOut"])

@@ -183,6 +183,14 @@ def test_C6_who_patrolled_where_map_and_coverage_table(world, django_assert_max_
     assert data["boundaries"]["features"][0]["properties"]["name"] == "甲一网格"
     other = as_(w.manager_b).get(reverse("console:patrols_map_data"), {"date": str(NOW.date())}).json()
     assert other["tracks"] == [] and other["checkpoints"] == []
-    home = c.get(reverse("console:patrols_home"), {"date": str(NOW.date())}).content.decode()
+    for d in range(1, 8):
+        w.task(day=NOW.date() + dt.timedelta(days=d))
+    with django_assert_max_num_queries(14):
+        home = c.get(reverse("console:patrols_home"), {"date": str(NOW.date())}).content.decode()
     assert "2/3" in home and "巡查中" in home
+    with django_assert_max_num_queries(14):
+        page = c.get(reverse("console:patrols_task", args=[task.pk]))
+    assert page.status_code == 200 and "打卡记录" in page.content.decode() and "一键上报" not in page.content.decode()
+    with django_assert_max_num_queries(10):
+        assert "甲一网格日常巡查" in c.get(reverse("console:patrols_routes")).content.decode()
     assert as_(w.gw_a).get(reverse("console:patrols_map")).status_code == 403

@@ -34,6 +34,7 @@ ROUTERS = [
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
+    ("/patrols", "linli.patrols.api", "巡查 patrols"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "linli.access",
     "linli.parking",
     "linli.knowledge",
+    "linli.patrols",
     "linli.console",
     "linli.portal",
 ]
@@ -223,3 +224,8 @@ LINLI_LIVE_STREAM_SECONDS = float(os.environ.get("LINLI_LIVE_STREAM_SECONDS", "2
 # IoT history (D6): rollups re-aggregate this many seconds before their watermark on every run, so
 # readings that arrive up to this late are folded into their buckets (older backfills: iot_rollups --rebuild-from).
 LINLI_IOT_ROLLUP_LATE_S = int(os.environ.get("LINLI_IOT_ROLLUP_LATE_S", "7200"))
+# ---- Grid patrols (C6) ----------------------------------------------------------------------------
+# A task may be started this many minutes before its window opens; a planned or unfinished task is
+# marked missed this many minutes after its window closed (the sweep runs every few minutes).
+LINLI_PATROL_EARLY_START_MIN = int(os.environ.get("LINLI_PATROL_EARLY_START_MIN", "60"))
+LINLI_PATROL_MISSED_GRACE_MIN = int(os.environ.get("LINLI_PATROL_MISSED_GRACE_MIN", "30"))

@@ -505,11 +505,18 @@ class Builder:
                 is_superuser=username == "admin", is_staff=username == "admin",
             )
             RoleAssignment.objects.create(account=acc, role=roles[role_code], region=scope[scope_key])
+            if username == "grid":
+                grid_account = acc
         for username, (person_id, name) in zip(RESIDENT_USERNAMES, self.resident_heads, strict=False):
             Account.objects.create(username=username, password=pw, kind=AccountKind.RESIDENT, display_name=name, person_id=person_id)
             Consent.objects.create(person_id=person_id, purpose="data_processing", granted_at=dt.datetime(2026, 1, 5, 2, tzinfo=dt.UTC),
                                    channel="portal")
         self.stats.add("accounts", len(STAFF_PLAN) + len(self.resident_heads))
+        from . import patrols  # C6: routes, a week of patrols and today's tasks for the demo grid workers
+
+        for key, n in patrols.build(grid=gi.region, grid_worker=grid_account, community=gi.community, password_hash=pw, rng=self.rng,
+                                    role=roles["grid_worker"]).items():
+            self.stats.add(key, n)
 
     # ---- iot: bins on a route and a transfer station with history (linli.iot.demo) ------------
     def build_iot(self) -> None:

@@ -33,6 +33,7 @@ ROUTERS = [
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
+    ("/hotline", "linli.hotline.api", "热线 hotline"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

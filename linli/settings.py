@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "linli.access",
     "linli.parking",
     "linli.knowledge",
+    "linli.hotline",  # hotline: agent screen and call records (L1)
     "linli.console",
     "linli.portal",
 ]

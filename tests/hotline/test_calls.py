@@ -215,3 +215,23 @@ def test_L1_call_list_filters(hw):
         sel.call_list(actor=hw.agent, outcome="nope")
     with pytest.raises(Invalid):
         sel.call_list(actor=hw.agent, date_from=today, date_to=today - dt.timedelta(days=1))
+
+
+def test_L1_demo_loader_writes_a_handful_of_past_calls(db):
+    from django.core.management import call_command
+
+    from linli.core.demo import ANCHOR
+    from linli.knowledge.models import Article, ArticleVersion, Category
+    from linli.knowledge.starter import load_starter
+    from tests.cases.world import ensure_seed
+
+    ensure_seed()
+    load_starter(Category, Article, ArticleVersion)
+    call_command("demo", persons=200, seed=3, verbosity=0)
+    calls = list(Call.objects.select_related("agent", "case").order_by("started_at"))
+    assert len(calls) == 5 and {c.agent.username for c in calls} == {"hotline"}
+    assert all(c.ended_at and c.outcome and c.started_at.date() <= ANCHOR for c in calls)
+    assert {c.outcome for c in calls} == {"kb_answer", "case_opened", "transferred", "abandoned"}
+    opened = next(c for c in calls if c.outcome == "case_opened")
+    assert opened.case.channel == Channel.HOTLINE and opened.case.reporter_person_id == opened.person_id is not None
+    assert CallArticle.objects.count() == 2 and sel.caller_lookup(actor=calls[0].agent, call=calls[0]).matches

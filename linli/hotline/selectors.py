@@ -90,7 +90,7 @@ def article_for_call(*, actor: Any, article_id: int) -> Article:
     return kb.article_get(actor=actor, article_id=article_id)
 
 
-def knowledge_search(*, actor: Any, q: str, limit: int = 8) -> list[Article]:
+def knowledge_search(*, actor: Any, q: str, limit: int = 6) -> list[Article]:
     q = (q or "").strip()[:100]
     return kb.article_search(actor=actor, q=q, limit=limit) if q else []
 

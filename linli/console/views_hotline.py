@@ -121,15 +121,19 @@ def call_new(request):
     except DomainError as exc:
         return render(request, "console/hotline/home.html", {"form": form, "open_calls": sel.my_open_calls(actor=actor), "error": exc},
                       status=exc.status)
-    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+    return _back(call)
 
 
 # ---- one call: the agent screen or the record ---------------------------------------------------------------
 
 
-def _screen(request, call, *, case_form=None, end_form=None, duplicates=None, error=None, status=200):
+def _back(call) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+
+
+def _screen(request, call, *, lookup=None, case_form=None, end_form=None, duplicates=None, error=None, status=200):
     actor = request.user
-    lookup = sel.caller_lookup(actor=actor, call=call)
+    lookup = lookup or sel.caller_lookup(actor=actor, call=call)
     q = (request.GET.get("q") or "").strip()[:100]
     shown = pr.lookup_out(lookup)
     houses = sel.caller_houses(lookup)
@@ -182,7 +186,7 @@ def call_answer(request, call_id: int):
     if is_htmx(request):
         return render(request, "console/hotline/_used.html", {"call": call, "used": sel.call_articles(call=call), "just_used": article.pk})
     messages.success(request, _("已记录答复：%(title)s") % {"title": article.title})
-    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+    return _back(call)
 
 
 @require_POST
@@ -193,7 +197,7 @@ def call_person(request, call_id: int):
     raw = request.POST.get("person") or ""
     person = cs.ref_person(actor, int(raw)) if raw.isdigit() else None
     svc.call_link_person(actor=actor, call=call, person=person)
-    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+    return _back(call)
 
 
 @require_http_methods(["POST"])
@@ -206,7 +210,7 @@ def call_case(request, call_id: int):
     form = CaseForm(request.POST, request.FILES, actor=actor, houses=sel.caller_houses(lookup),
                     matches=pr.lookup_out(lookup)["matches"])
     if not form.is_valid():
-        return _screen(request, call, case_form=form, status=422)
+        return _screen(request, call, lookup=lookup, case_form=form, status=422)
     d = form.cleaned_data
     try:
         kw = {"actor": actor, "call": call, "category": cs.category_get(category_id=d["category"]), "title": d["title"],
@@ -219,12 +223,12 @@ def call_case(request, call_id: int):
             case = svc.call_open_case(**kw, photos=photos)
     except Conflict as exc:
         if exc.code == "hotline.possible_duplicates":
-            return _screen(request, call, case_form=form, duplicates=exc.detail["candidates"], status=409)
-        return _screen(request, call, case_form=form, error=exc, status=exc.status)
+            return _screen(request, call, lookup=lookup, case_form=form, duplicates=exc.detail["candidates"], status=409)
+        return _screen(request, call, lookup=lookup, case_form=form, error=exc, status=exc.status)
     except DomainError as exc:
-        return _screen(request, call, case_form=form, error=exc, status=exc.status)
+        return _screen(request, call, lookup=lookup, case_form=form, error=exc, status=exc.status)
     messages.success(request, _("已登记工单 %(number)s，请告知来电人工单号") % {"number": case.number})
-    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+    return _back(call)
 
 
 @require_POST
@@ -242,7 +246,7 @@ def call_end(request, call_id: int):
     except DomainError as exc:
         return _screen(request, call, end_form=form, error=exc, status=exc.status)
     messages.success(request, _("来电已结束"))
-    return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]))
+    return _back(call)
 
 
 @require_POST

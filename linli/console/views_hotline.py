@@ -101,6 +101,8 @@ class FilterForm(forms.Form):
 def hotline_home(request):
     """Number input; ``?caller=…&cti_id=…`` from a CTI screen pop pre-fills it (one click to answer)."""
     actor = request.user
+    if not has_perm_anywhere(actor, CasePerm.INTAKE) and has_perm_anywhere(actor, HotlinePerm.VIEW):
+        return HttpResponseRedirect(reverse("console:hotline_calls"))  # supervisors: the call records
     _check_agent(actor)
     form = IncomingForm(initial={"caller": request.GET.get("caller", "")[:40], "cti_id": request.GET.get("cti_id", "")[:64]})
     return render(request, "console/hotline/home.html", {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.urls import reverse
 from ninja import Router
 from ninja import Status as Http
 
@@ -49,7 +50,8 @@ def call_incoming(request, payload: CallIncomingIn):
     actor = request.auth
     call = svc.call_incoming(actor=actor, caller=payload.caller, external_id=payload.external_id, direction=payload.direction)
     lookup = sel.caller_lookup(actor=actor, call=call)
-    return Http(201, {**_detail(actor, call.pk), "caller_match": pr.lookup_out(lookup)})
+    return Http(201, {**_detail(actor, call.pk), "caller_match": pr.lookup_out(lookup),
+                      "screen_url": reverse("console:hotline_call", args=[call.pk])})
 
 
 @router.get("/calls", response={200: Page[CallOut], **ERRORS}, summary="来电记录（按日期、坐席、处理结果筛选）")

@@ -85,6 +85,7 @@ class CallDetailOut(CallOut):
 
 class ScreenPopOut(CallDetailOut):
     caller_match: LookupOut
+    screen_url: str = Field(..., description="坐席屏幕（控制台）地址，供软电话弹屏打开")
 
 
 class LinkPersonIn(Schema):

@@ -24,6 +24,7 @@ def test_L1_cti_screen_pop_returns_masked_match(hw, api_as):
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["caller_masked"] == "138****2468" and body["agent_id"] == hw.agent.pk and body["ended_at"] is None
+    assert body["screen_url"] == f"/console/hotline/calls/{body['id']}/"
     [m] = body["caller_match"]["matches"]
     assert m["person_id"] == hw.caller.pk and m["name_masked"] == "王*兰" and m["phone_masked"] == "138****2468"
     assert m["homes"][0]["house_id"] == hw.w.house_a.pk and m["cases"][0]["number"] == old.number

@@ -17,10 +17,12 @@ from ninja import Status as Http
 from linli.cases import selectors as case_sel
 from linli.core.pagination import paginate
 from linli.core.schemas import ERRORS, Page
+from linli.orgs.perms import check_perm_anywhere
 
 from . import presenters as pr
 from . import selectors as sel
 from . import services as svc
+from .perms import HotlinePerm
 from .schemas import (
     AnswerIn,
     ArticleUseOut,
@@ -48,9 +50,15 @@ def _detail(actor, call_id: int) -> dict[str, Any]:
 @router.post("/calls", response={201: ScreenPopOut, **ERRORS}, summary="话务系统：来电弹屏（登记来电并匹配来电人）")
 def call_incoming(request, payload: CallIncomingIn):
     actor = request.auth
-    call = svc.call_incoming(actor=actor, caller=payload.caller, external_id=payload.external_id, direction=payload.direction)
-    lookup = sel.caller_lookup(actor=actor, call=call)
-    return Http(201, {**_detail(actor, call.pk), "caller_match": pr.lookup_out(lookup),
+    agent = None
+    if payload.agent and payload.agent != actor.username:
+        check_perm_anywhere(actor, HotlinePerm.CTI)  # before any account lookup: no probing of user names
+        agent = sel.agent_by_username(payload.agent)
+    call = svc.call_incoming(actor=actor, caller=payload.caller, external_id=payload.external_id, direction=payload.direction,
+                             agent=agent)
+    # The caller match is for the agent on the line; a CTI service account only learns where to pop the screen.
+    match = pr.lookup_out(sel.caller_lookup(actor=actor, call=call)) if call.agent_id == actor.pk else None
+    return Http(201, {**pr.call_out(call), "articles": [pr.article_use_out(u) for u in sel.call_articles(call=call)], "caller_match": match,
                       "screen_url": reverse("console:hotline_call", args=[call.pk])})
 
 

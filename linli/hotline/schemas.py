@@ -13,6 +13,7 @@ class CallIncomingIn(Schema):
     caller: str = Field("", max_length=40, description="来电号码（空 = 未显示号码）")
     external_id: str = Field("", max_length=64, description="话务系统呼叫编号；重复推送同一编号返回同一来电")
     direction: str = Field("inbound", description="inbound 呼入 / outbound 呼出回访")
+    agent: str = Field("", max_length=150, description="话务系统服务账号（hotline.cti）代坐席登记时：坐席用户名；坐席本人令牌时留空")
 
 
 class CallOut(Schema):
@@ -84,7 +85,7 @@ class CallDetailOut(CallOut):
 
 
 class ScreenPopOut(CallDetailOut):
-    caller_match: LookupOut
+    caller_match: LookupOut | None = Field(None, description="来电人匹配；仅坐席本人请求时返回（话务服务账号看不到人员信息）")
     screen_url: str = Field(..., description="坐席屏幕（控制台）地址，供软电话弹屏打开")
 
 

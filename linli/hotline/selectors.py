@@ -76,6 +76,15 @@ def call_get(*, actor: Any, call_id: int) -> Call:
     return call
 
 
+def agent_by_username(username: str) -> Any:
+    from linli.orgs.models import Account
+
+    agent = Account.objects.filter(username=username, is_active=True).first()
+    if agent is None:
+        raise NotFound("hotline.agent_not_found", Msg("坐席账号不存在", "No such agent account"))
+    return agent
+
+
 def call_articles(*, call: Call) -> list[CallArticle]:
     return list(CallArticle.objects.filter(call=call).select_related("article").order_by("used_at", "id"))
 

@@ -111,12 +111,25 @@ def _audit(actor: Any, action: str, call: Call, *, before: dict | None = None, d
 # ---- calls --------------------------------------------------------------------------------------------
 
 
+def _agent_for(actor: Any, agent: Any) -> Any:
+    """The agent the call is filed for: the actor, or — for a CTI service account holding hotline.cti —
+    the active account it names, which must hold case.intake."""
+    if agent is None or agent.pk == getattr(actor, "pk", None):
+        check_perm_anywhere(actor, CasePerm.INTAKE)
+        return actor
+    check_perm_anywhere(actor, HotlinePerm.CTI)
+    if not agent.is_active or not covers_intake(agent):
+        raise Invalid("hotline.agent_invalid", Msg("该账号不是在岗的热线坐席", "This account is not an active hotline agent"))
+    return agent
+
+
 @transaction.atomic
-def call_incoming(*, actor: Any, caller: str, external_id: str = "", direction: str = Direction.INBOUND,
+def call_incoming(*, actor: Any, caller: str, external_id: str = "", direction: str = Direction.INBOUND, agent: Any = None,
                   now: dt.datetime | None = None) -> Call:
-    """Open a call for ``actor`` (the agent). ``external_id`` — the CTI's call id — makes the event
-    idempotent: the same id again returns the first call (a CTI retries on timeouts)."""
-    check_perm_anywhere(actor, CasePerm.INTAKE)
+    """Open a call for the agent: ``actor`` itself (softphone with the agent's token, or the agent typing
+    the number) or ``agent`` when a CTI service account reports it. ``external_id`` — the CTI's call
+    id — makes the event idempotent: the same id again returns the first call (a CTI retries)."""
+    agent = _agent_for(actor, agent)
     if direction not in Direction.values:
         raise Invalid("hotline.direction_invalid", Msg("呼叫方向无效", "Unknown call direction"), detail={"allowed": list(Direction.values)})
     external_id = (external_id or "").strip()
@@ -125,19 +138,19 @@ def call_incoming(*, actor: Any, caller: str, external_id: str = "", direction: 
     if external_id:
         existing = Call.objects.select_related("region").filter(external_id=external_id).first()
         if existing is not None:
-            if existing.agent_id != actor.pk:
+            if existing.agent_id != agent.pk:
                 raise Conflict("hotline.external_id_taken", Msg("该呼叫编号已由其他坐席登记", "Another agent already logged this call id"))
             return existing
     e164 = normalise_caller(caller)
     now = now or timezone.now()
     call = Call(caller=e164, caller_index=caller_index(e164), caller_masked=mask_caller(e164), external_id=external_id,
-                agent=actor, region=home_region(actor), direction=direction, started_at=now)
+                agent=agent, region=home_region(agent), direction=direction, started_at=now)
     try:
         with transaction.atomic():
             call.save()
     except IntegrityError as exc:  # the same CTI id raced in twice
         raise Conflict("hotline.external_id_taken", Msg("该呼叫编号已登记", "This call id is already logged")) from exc
-    _audit(actor, "hotline.call_incoming", call, detail={"caller": call.caller_masked})
+    _audit(actor, "hotline.call_incoming", call, detail={"caller": call.caller_masked, "agent": agent.pk})
     return call
 
 

@@ -112,3 +112,24 @@ def test_L1_reveal_and_caller_lookup_routes(hw, api_as, tree):
     assert r.status_code == 200 and r.json()["matches"][0]["person_id"] == hw.caller.pk
     r = api_as(hw.agent).post(f"hotline/calls/{call_id}/person", {"person_id": hw.caller.pk})
     assert r.status_code == 200 and r.json()["person_name_masked"] == "王*兰"
+
+
+def test_L1_cti_service_account_reports_calls_for_an_agent_without_seeing_persons(hw, api_as):
+    from linli.orgs.models import AccountKind
+
+    cti = f.account("pbx", perms=["hotline.cti"], scope=hw.w.tree.city, kind=AccountKind.SERVICE)
+    r = api_as(cti).post("hotline/calls", {"caller": CALLER, "external_id": "pbx-42", "agent": hw.agent.username})
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["agent_id"] == hw.agent.pk and body["caller_match"] is None and "王" not in r.content.decode()
+    assert not AuditEntry.objects.filter(action="hotline.caller_lookup").exists()
+    assert AuditEntry.objects.get(action="hotline.call_incoming").actor_id == cti.pk
+    # the agent's screen then shows the match
+    assert api_as(hw.agent).get(f"hotline/calls/{body['id']}/caller").json()["matches"][0]["person_id"] == hw.caller.pk
+    assert api_as(cti).post("hotline/calls", {"caller": CALLER, "agent": "nobody-here"}).status_code == 404
+    r = api_as(cti).post("hotline/calls", {"caller": CALLER, "agent": hw.supervisor_a.username})
+    assert r.status_code == 422 and r.json()["code"] == "hotline.agent_invalid"
+    r = api_as(hw.agent_b).post("hotline/calls", {"caller": CALLER, "agent": hw.agent.username})
+    assert r.status_code == 403  # an agent cannot file calls for a colleague
+    r = api_as(hw.agent_b).post("hotline/calls", {"caller": CALLER, "agent": "nobody-here"})
+    assert r.status_code == 403  # no account probing without hotline.cti

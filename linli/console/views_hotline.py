@@ -89,8 +89,12 @@ class EndForm(forms.Form):
 class FilterForm(forms.Form):
     date_from = forms.DateField(label=_lazy("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_lazy("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    agent = forms.IntegerField(label=_lazy("坐席编号"), required=False, min_value=1)
+    agent = forms.TypedChoiceField(label=_lazy("坐席"), required=False, coerce=int, empty_value=None)
     outcome = forms.ChoiceField(label=_lazy("处理结果"), required=False, choices=[("", _lazy("全部")), *Outcome.choices])
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].choices = [("", _("全部")), *[(a.pk, a.display_name or a.username) for a in sel.call_agents(actor=actor)]]
 
 
 # ---- home: take a call ---------------------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def call_list(request):
     actor = request.user
     if not (has_perm_anywhere(actor, HotlinePerm.VIEW) or has_perm_anywhere(actor, CasePerm.INTAKE)):
         raise Forbidden("permission.denied", Msg("没有查看来电记录的权限（{perm}）", "You may not see call records ({perm})"), perm=HotlinePerm.VIEW)
-    form = FilterForm(request.GET or None)
+    form = FilterForm(request.GET or None, actor=actor)
     d: dict = form.cleaned_data if form.is_valid() else {}
     cursor = request.GET.get("cursor") or None
     qs = sel.call_list(actor=actor, date_from=d.get("date_from"), date_to=d.get("date_to"), agent_id=d.get("agent"),

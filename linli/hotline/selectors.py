@@ -69,6 +69,14 @@ def call_list(*, actor: Any, date_from: dt.date | None = None, date_to: dt.date 
     return _list_related(qs)
 
 
+def call_agents(*, actor: Any, limit: int = 200) -> list[Any]:
+    """Agents who took calls the actor may see (the call records' agent filter)."""
+    from linli.orgs.models import Account
+
+    agent_ids = calls_for_actor(actor).order_by().values("agent_id")
+    return list(Account.objects.filter(pk__in=agent_ids).only("id", "username", "display_name").order_by("username")[:limit])
+
+
 def call_get(*, actor: Any, call_id: int) -> Call:
     call = _list_related(calls_for_actor(actor)).filter(pk=call_id).first()
     if call is None:

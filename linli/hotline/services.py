@@ -24,7 +24,7 @@ from linli.core.i18n import Msg
 from linli.core.validators import normalise_phone
 from linli.knowledge.models import Article
 from linli.knowledge.models import Status as ArticleStatus
-from linli.orgs.perms import check_perm_anywhere, covers
+from linli.orgs.perms import check_perm_anywhere, covers, covers_any
 from linli.people.models import Person
 from linli.places.models import House, Region
 
@@ -48,16 +48,11 @@ def can_view(actor: Any, call: Call) -> bool:
 
 def check_handle(actor: Any, call: Call) -> None:
     """Only the agent on the call works it: others who may see it get 403, everyone else 404."""
-    if call.agent_id == actor.pk and covers_intake(actor):
+    if call.agent_id == actor.pk and covers_any(actor, CasePerm.INTAKE):
         return
     if can_view(actor, call):
         raise Forbidden("hotline.not_your_call", Msg("只有接听该来电的坐席可以处理", "Only the agent on this call can work it"))
     raise NotFound("hotline.call_not_found")
-
-
-def covers_intake(actor: Any) -> bool:
-    paths = actor.scope_paths(CasePerm.INTAKE) if getattr(actor, "is_authenticated", False) and actor.is_active else []
-    return paths is None or bool(paths)
 
 
 def _check_open(call: Call) -> None:
@@ -118,7 +113,7 @@ def _agent_for(actor: Any, agent: Any) -> Any:
         check_perm_anywhere(actor, CasePerm.INTAKE)
         return actor
     check_perm_anywhere(actor, HotlinePerm.CTI)
-    if not agent.is_active or not covers_intake(agent):
+    if not agent.is_active or not covers_any(agent, CasePerm.INTAKE):
         raise Invalid("hotline.agent_invalid", Msg("该账号不是在岗的热线坐席", "This account is not an active hotline agent"))
     return agent
 

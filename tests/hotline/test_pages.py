@@ -152,6 +152,9 @@ def test_L1_call_records_page_filters_scope_and_queries(hw, django_assert_max_nu
     html = r.content.decode()
     assert r.status_code == 200 and html.count("139****") == 5 and "138****2468" not in html
     assert "139****" not in c.get(url, {"outcome": "abandoned"}).content.decode()
+    assert f'<option value="{hw.agent.pk}">' in html and f'value="{hw.agent_b.pk}"' not in html  # agents of visible calls
+    assert c.get(url, {"agent": hw.agent.pk}).content.decode().count("139****") == 5
+    assert c.get(url, {"agent": hw.agent_b.pk}).status_code == 200  # not a choice here: shown as a form error
     assert c.get(url, {"date_from": "not-a-date"}).status_code == 200  # an invalid filter is shown, not a 500
     assert as_(f.account("clerk", perms=["place.view"], scope=hw.w.tree.city)).get(url).status_code == 403
     call = Call.objects.filter(agent=hw.agent).first()

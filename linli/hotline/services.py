@@ -156,7 +156,9 @@ def _answered(call: Call, now: dt.datetime) -> None:
 
 @transaction.atomic
 def call_link_person(*, actor: Any, call: Call, person: Person | None) -> Call:
-    """Record which of the persons registered with the number is on the line (or nobody)."""
+    """Record which of the persons registered with the number is on the line (or nobody). Until a case
+    is opened the call is then filed under the caller's grid (when inside the agent's area), so the
+    supervisors of that area see it."""
     call = _lock(call)
     check_handle(actor, call)
     _check_open(call)
@@ -164,7 +166,11 @@ def call_link_person(*, actor: Any, call: Call, person: Person | None) -> Call:
         raise Invalid("hotline.person_not_caller", Msg("该人员登记的电话与来电号码不符", "This person is not registered with the caller's number"))
     before = snapshot(call, AUDIT_FIELDS)
     call.person = person
-    call.save(update_fields=["person", "updated_at"])
+    if call.case_id is None:  # a case's grid wins; otherwise the caller's grid, or back to the agent's area
+        region = Region.objects.get(pk=person.region_id) if person is not None else home_region(call.agent)
+        if region.path.startswith(home_region(call.agent).path):
+            call.region = region
+    call.save(update_fields=["person", "region", "updated_at"])
     _audit(actor, "hotline.call_link_person", call, before=before)
     return call
 

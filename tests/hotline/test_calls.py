@@ -82,7 +82,11 @@ def test_L1_lookup_with_several_persons_on_one_number(hw, tree):
     assert [h.pk for h in sel.caller_houses(found)] == [hw.w.house_a.pk]  # the shared home once
     svc.call_link_person(actor=hw.agent, call=call, person=husband)
     call.refresh_from_db()
-    assert call.person_id == husband.pk
+    assert call.person_id == husband.pk and call.region_id == tree.grid_a.pk  # filed under the caller's grid
+    assert sel.call_get(actor=hw.supervisor_a, call_id=call.pk).pk == call.pk
+    svc.call_link_person(actor=hw.agent, call=call, person=None)
+    call.refresh_from_db()
+    assert call.person_id is None and call.region_id == tree.city.pk  # back to the agent's area
     stranger = f.person(tree.grid_a, name="陈某", phone="+8613900001111")
     with pytest.raises(Invalid):
         svc.call_link_person(actor=hw.agent, call=call, person=stranger)

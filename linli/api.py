@@ -35,6 +35,7 @@ ROUTERS = [
     ("/parking", "linli.parking.api", "停车 parking"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
     ("/patrols", "linli.patrols.api", "巡查 patrols"),
+    ("/hotline", "linli.hotline.api", "热线 hotline"),
 ]
 
 for prefix, module_name, tag in ROUTERS:

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "linli.parking",
     "linli.knowledge",
     "linli.patrols",
+    "linli.hotline",  # hotline: agent screen and call records (L1)
     "linli.console",
     "linli.portal",
 ]

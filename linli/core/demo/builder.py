@@ -529,6 +529,19 @@ class Builder:
                                            community_name=gi.community.name, seed=self.seed))
         self.stats.timings["iot_s"] = round(time.perf_counter() - t0, 2)
 
+    def build_calls(self) -> None:
+        """A handful of past hotline calls (L1) from residents of the accounts' grid."""
+        from linli.orgs.models import Account
+        from linli.people.models import Residency
+
+        from .calls import build_calls
+
+        agent = Account.objects.get(username="hotline")
+        rows = (Residency.objects.filter(house__region=self.account_grid.region, move_out__isnull=True).exclude(person__phone_index="")
+                .select_related("person", "house", "house__building", "house__building__estate", "house__region").order_by("id")[:3])
+        now = dt.datetime.combine(ANCHOR, dt.time(18, 0), tzinfo=dt.UTC)
+        self.stats.add("hotline_calls", build_calls(agent=agent, persons=[(r.person, r.house) for r in rows], now=now, log=self.log))
+
     # ---- run ----------------------------------------------------------------------------------
     def run(self) -> Stats:
         t0 = time.perf_counter()
@@ -559,6 +572,7 @@ class Builder:
             self.stats.timings["places_people_s"] = round(time.perf_counter() - t1, 2)
             self.build_accounts()
             self.build_iot()
+            self.build_calls()
             from linli.audit.services import record
 
             record(actor=None, action="demo.load", object_type="demo", object_id=self.seed,

@@ -316,6 +316,7 @@ class InviteStatus(models.TextChoices):
     USED = "used", "已使用"
     EXPIRED = "expired", "已过期"
     DENIED = "denied", "已拒绝"
+    CANCELLED = "cancelled", "已取消"
 
 
 class VisitorInvite(TimeStamped):
@@ -340,6 +341,7 @@ class VisitorInvite(TimeStamped):
     gate = models.ForeignKey(Gate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="登记门岗")
     group_ids = models.JSONField("可通行门禁组", default=list, blank=True)
     watch_hit = models.ForeignKey("WatchListEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    anonymised_at = models.DateTimeField("匿名化时间", null=True, blank=True)
 
     objects = ScopedManager()
 

@@ -510,6 +510,12 @@ class Builder:
             Consent.objects.create(person_id=person_id, purpose="data_processing", granted_at=dt.datetime(2026, 1, 5, 2, tzinfo=dt.UTC),
                                    channel="portal")
         self.stats.add("accounts", len(STAFF_PLAN) + len(self.resident_heads))
+        from linli.access import (
+            demo as access_demo,  # A1–A5: gates with a day of events, visitors, a watch list
+        )
+
+        for key, n in access_demo.build(resident_person_ids=[pid for pid, _name in self.resident_heads], rng=self.rng).items():
+            self.stats.add(key, n)
 
     # ---- run ----------------------------------------------------------------------------------
     def run(self) -> Stats:

@@ -37,7 +37,6 @@ from linli.access.models import (
 from linli.access.perms import AccessPerm as P
 from linli.core.errors import DomainError, Invalid, NotFound
 from linli.core.i18n import Msg
-from linli.core.pagination import paginate
 from linli.orgs.models import Role
 from linli.orgs.perms import check_perm_anywhere, covers
 from linli.orgs.selectors import has_perm_anywhere
@@ -45,23 +44,11 @@ from linli.people.models import Consent, Person, Residency
 from linli.places.models import Building, Estate, House, Region
 
 from .access import console_view, is_htmx
+from .views_iot import _int, _page  # the console's int parsing and 50-row cursor page
 
-PAGE_SIZE = 50
 FEED_SIZE = 30
 WEEKDAYS = [(0, _lazy("周一")), (1, _lazy("周二")), (2, _lazy("周三")), (3, _lazy("周四")), (4, _lazy("周五")), (5, _lazy("周六")),
             (6, _lazy("周日")), (7, _lazy("节假日"))]
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _page(request, qs, order: str = "-id") -> dict:
-    rows, next_cursor = paginate(qs, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE, order=order)
-    return {"rows": rows, "next_cursor": next_cursor, "is_first_page": not request.GET.get("cursor")}
 
 
 def _perms(actor) -> dict[str, bool]:

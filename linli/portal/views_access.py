@@ -67,15 +67,18 @@ def _qr_context(request) -> dict:
             "refresh_url": reverse("portal:access_qr_image") + f"?house={home.house_id}"}
 
 
+def _qr_page(request, template: str):
+    try:
+        return render(request, template, _qr_context(request))
+    except DomainError as exc:
+        return render(request, template, {"error": exc}, status=exc.status)
+
+
 @require_GET
 @never_cache
 @portal_view
 def access_qr(request):
-    try:
-        ctx = _qr_context(request)
-    except DomainError as exc:
-        return render(request, "portal/access/qr.html", {"error": exc}, status=exc.status)
-    return render(request, "portal/access/qr.html", ctx)
+    return _qr_page(request, "portal/access/qr.html")
 
 
 @require_GET
@@ -83,11 +86,7 @@ def access_qr(request):
 @portal_view
 def access_qr_image(request):
     """The QR block alone (htmx swaps it in before the previous token expires)."""
-    try:
-        ctx = _qr_context(request)
-    except DomainError as exc:
-        return render(request, "portal/access/_qr.html", {"error": exc}, status=exc.status)
-    return render(request, "portal/access/_qr.html", ctx)
+    return _qr_page(request, "portal/access/_qr.html")
 
 
 class InviteForm(forms.Form):

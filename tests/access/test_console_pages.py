@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,16 +22,10 @@ from linli.access.models import (
 from linli.audit.models import AuditEntry
 from tests import factories as f
 
-from .conftest import card, consent
+from .conftest import card, client_for, consent
 
 pytestmark = pytest.mark.django_db
 ID_A = "11010519491231002X"
-
-
-def client_for(account) -> Client:
-    c = Client()
-    c.force_login(account)
-    return c
 
 
 def _events(site, n=3):

@@ -14,16 +14,10 @@ from linli.access import services as svc
 from linli.access.models import Credential, InviteStatus, VisitorInvite
 from linli.audit.models import AuditEntry
 
-from .conftest import card, resident
+from .conftest import card, client_for, resident
 
 pytestmark = pytest.mark.django_db
 ID_A = "11010519491231002X"
-
-
-def client_for(account) -> Client:
-    c = Client()
-    c.force_login(account)
-    return c
 
 
 def _local(d: dt.datetime) -> str:

@@ -120,3 +120,24 @@ def test_A4_retention_is_declared_as_a_periodic_task():
     module, func = path.rsplit(".", 1)
     assert name == "access.visitor_retention" and getattr(importlib.import_module(module), func) is visitor_retention_task and every > 0
     assert decision.TZ.key == "Asia/Shanghai"
+
+
+def test_A1_A4_api_expiry_and_cancel(site, api_as):
+    from .conftest import card
+
+    cred = card(site, site.owner, "C0FFEE01", house=site.h11)
+    past = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    r = api_as(site.manager).post(f"access/credentials/{cred.pk}/expiry", {"valid_until": past})
+    assert r.status_code == 200 and site.decide(site.main_gate, value="C0FFEE01").reason == "credential_expired"
+    assert api_as(site.manager_b).post(f"access/credentials/{cred.pk}/expiry", {"valid_until": None}).status_code == 404
+    assert api_as(site.manager).post(f"access/credentials/{cred.pk}/expiry", {"valid_until": "2019-01-01T00:00:00+08:00"}).status_code == 422
+    start = timezone.now()
+    inv = svc.visitor_invite(actor=resident(site.owner), house=site.h11, visitor_name="钱访客", valid_from=start,
+                             valid_until=start + dt.timedelta(hours=2))
+    assert api_as(resident(site.other)).post(f"access/my/invites/{inv.pk}/cancel").status_code == 404
+    r = api_as(resident(site.owner)).post(f"access/my/invites/{inv.pk}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert api_as(resident(site.owner)).post(f"access/my/invites/{inv.pk}/cancel").status_code == 409
+    desk = svc.visitor_register_at_gate(actor=site.manager, gate=site.main_gate, house=site.h11, visitor_name="周来访", id_number=ID_A)
+    assert api_as(site.manager_b).post(f"access/visitors/{desk.pk}/cancel").status_code == 404
+    assert api_as(site.manager).post(f"access/visitors/{desk.pk}/cancel").json()["status"] == "cancelled"

@@ -82,6 +82,8 @@ class Gate(TimeStamped):
     device_serial = models.CharField("设备序列号", max_length=64, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
     token_prefix = models.CharField("令牌前缀", max_length=12)
+    mqtt_password_hash = models.CharField("MQTT密码哈希(Mosquitto)", max_length=200, blank=True, default="",
+                                          help_text="The gate logs in to the broker with its code and its device token")
     allowlist_version = models.PositiveBigIntegerField("离线名单版本", default=0)
     allowlist_fetched_at = models.DateTimeField("离线名单下载时间", null=True, blank=True)
     is_active = models.BooleanField("启用", default=True)

@@ -91,6 +91,7 @@ class AccessRpcResponder:
         self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connected = threading.Event()
         self.stopping = threading.Event()
+        self.pending: list[mqtt.MQTTMessageInfo] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if self.broker.username:
             self.client.username_pw_set(self.broker.username, self.broker.password)
@@ -115,7 +116,8 @@ class AccessRpcResponder:
         doc = answer(username, rid, payload)
         if doc is None:
             return False
-        self.client.publish(f"linli/v1/{username}/rpc/response/{rid}", json.dumps(doc, separators=(",", ":")), qos=1)
+        info = self.client.publish(f"linli/v1/{username}/rpc/response/{rid}", json.dumps(doc, separators=(",", ":")), qos=1)
+        self.pending = [i for i in self.pending if not i.is_published()] + [info]
         return True
 
     def stop(self) -> None:
@@ -143,6 +145,9 @@ class AccessRpcResponder:
                 if max_requests is not None and answered >= max_requests:
                     break
         finally:
+            for info in self.pending:  # let the last answers reach the broker before leaving
+                if self.connected.is_set():
+                    info.wait_for_publish(2)
             self.client.disconnect()
             self.client.loop_stop()
         return answered

@@ -19,6 +19,7 @@ from linli.core import pii
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound, validation_detail
 from linli.core.i18n import Msg
 from linli.core.validators import normalise_id_number, normalise_phone
+from linli.iot.services import mosquitto_hash
 from linli.orgs.models import hash_token
 from linli.orgs.perms import check_perm_at, covers
 from linli.people.models import Consent, ConsentPurpose, Person, Residency
@@ -169,7 +170,7 @@ def gate_create(*, actor: Any, code: str, name: str, group: GateGroup, kind: str
         raise Conflict("access.gate_code_taken", Msg("门禁点编码已存在", "Gate code already exists"))
     raw = Gate.generate_token()
     gate = Gate(code=code, name=name, group=group, kind=kind, region=group.region, device_serial=device_serial,
-                token_hash=hash_token(raw), token_prefix=raw[:10])
+                token_hash=hash_token(raw), token_prefix=raw[:10], mqtt_password_hash=mosquitto_hash(raw))
     _clean(gate)
     gate.save()
     record(actor=actor, action="access.gate_create", obj=gate, after=snapshot(gate, fields=GATE_AUDIT), region_path=group.region.path)
@@ -206,7 +207,8 @@ def gate_update(*, actor: Any, gate: Gate, **changes: Any) -> Gate:
 def gate_token_reset(*, actor: Any, gate: Gate) -> str:
     check_perm_at(actor, P.MANAGE, gate.region.path)
     raw = Gate.generate_token()
-    Gate.objects.filter(pk=gate.pk).update(token_hash=hash_token(raw), token_prefix=raw[:10], updated_at=timezone.now())
+    Gate.objects.filter(pk=gate.pk).update(token_hash=hash_token(raw), token_prefix=raw[:10], mqtt_password_hash=mosquitto_hash(raw),
+                                           updated_at=timezone.now())
     record(actor=actor, action="access.gate_token_reset", obj=gate, region_path=gate.region.path)
     changed("all")
     return raw

@@ -14,10 +14,12 @@ import signal
 import subprocess
 import threading
 import time
+from io import StringIO
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from django.core.management import call_command
 
 from linli.access.models import AccessEvent
 from linli.access.mqtt_rpc import AccessRpcResponder, answer, parse_request_topic
@@ -29,7 +31,6 @@ from .conftest import card
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 18860
 SERVICE_PASSWORD = "access-rpc-test-password"
-GATE_PASSWORD = "gate-u11-password"
 ACCESS_ACL = """
 # The access decision responder (manage.py access_rpc).
 user linli-access
@@ -55,15 +56,14 @@ def broker(tmp_path):
     conf += f"\nuser {getpass.getuser()}\n"
     (tmp_path / "linli.conf").write_text(conf)
     (tmp_path / "linli.acl").write_text((ROOT / "deploy/mosquitto/linli.acl").read_text() + ACCESS_ACL)
-    (tmp_path / "linli.passwd").write_text(
-        f"linli-access:{mosquitto_hash(SERVICE_PASSWORD)}\nu11:{mosquitto_hash(GATE_PASSWORD)}\nmain:{mosquitto_hash(GATE_PASSWORD)}\n")
+    (tmp_path / "linli.passwd").write_text(f"linli-access:{mosquitto_hash(SERVICE_PASSWORD)}\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "linli.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not reachable("127.0.0.1", PORT):
         assert proc.poll() is None, "mosquitto exited"
         assert time.monotonic() < deadline, "mosquitto did not start"
         time.sleep(0.05)
-    yield tmp_path
+    yield tmp_path, proc
     proc.send_signal(signal.SIGTERM)
     proc.wait(10)
 
@@ -71,13 +71,13 @@ def broker(tmp_path):
 class Controller:
     """A gate controller: publishes requests on its own topic and collects responses."""
 
-    def __init__(self, username: str) -> None:
+    def __init__(self, username: str, password: str) -> None:
         self.username = username
         self.responses: dict[str, dict] = {}
         self.got = threading.Condition()
         self.ready = threading.Event()
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gate-{username}", protocol=mqtt.MQTTv5)
-        self.c.username_pw_set(username, GATE_PASSWORD)
+        self.c.username_pw_set(username, password)
         self.c.on_connect = lambda c, *a: c.subscribe(f"linli/v1/{username}/rpc/response/+", qos=1)
         self.c.on_subscribe = lambda *a: self.ready.set()
         self.c.on_message = self._on_message
@@ -105,9 +105,16 @@ def _decide(kind: str, value: str, **extra) -> dict:
 
 def test_A3_gate_gets_decisions_over_mqtt_rpc(site, broker):
     card(site, site.owner, "AB12CD34", house=site.h11)
+    # gates log in with their code and device token: merged into the password file, then the broker reloads it
+    tmp, proc = broker
+    out = StringIO()
+    call_command("access_broker_passwd", out=str(tmp / "linli.passwd"), stdout=out)
+    assert "5 gates written" in out.getvalue() and "1 other entries kept" in out.getvalue()
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
     responder = AccessRpcResponder(f"mqtt://linli-access:{SERVICE_PASSWORD}@127.0.0.1:{PORT}", client_id="access-rpc-test")
-    gate = Controller("u11")
-    intruder = Controller("main")
+    gate = Controller("u11", site.tokens["u11"])
+    intruder = Controller("main", site.tokens["main"])
 
     def requests() -> None:
         assert responder.connected.wait(10)

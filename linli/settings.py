@@ -193,6 +193,11 @@ if os.environ.get("LINLI_NOTIFIERS"):
     LINLI_NOTIFIERS = tuple(n.strip() for n in os.environ["LINLI_NOTIFIERS"].split(",") if n.strip())
 LINLI_PUBLIC_URL = os.environ.get("LINLI_PUBLIC_URL", "http://127.0.0.1:8000")
 
+# Access control (A4/H6): visitor records are anonymised this many days after the visit ends; visits that
+# hit the watch list are kept longer (evidence for the police/community that flagged the person or plate).
+LINLI_ACCESS_VISITOR_RETENTION_DAYS = int(os.environ.get("LINLI_ACCESS_VISITOR_RETENTION_DAYS", "180"))
+LINLI_ACCESS_WATCH_HIT_RETENTION_DAYS = int(os.environ.get("LINLI_ACCESS_WATCH_HIT_RETENTION_DAYS", "730"))
+
 NINJA_PAGINATION_MAX_LIMIT = 200
 
 LOGGING = {

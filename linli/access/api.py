@@ -35,6 +35,7 @@ from .schemas import (
     DecideIn,
     DecideOut,
     EventOut,
+    ExpiryIn,
     GateCreatedOut,
     GateIn,
     GateOut,
@@ -259,6 +260,12 @@ reactivate_credential = _status_route("reactivate", svc.credential_reactivate)
 revoke_credential = _status_route("revoke", svc.credential_revoke)
 
 
+@router.post("/credentials/{credential_id}/expiry", response={200: CredentialOut, **ERRORS}, summary="设置凭证失效时间")
+def set_credential_expiry(request, credential_id: int, payload: ExpiryIn):
+    c = sel.credential_get(actor=request.auth, credential_id=credential_id)
+    return svc.credential_set_expiry(actor=request.auth, credential=c, valid_until=payload.valid_until)
+
+
 @router.post("/qr", response={200: QrOut, **ERRORS}, summary="生成短时效通行二维码")
 def issue_qr(request, payload: QrIn):
     actor = request.auth
@@ -301,6 +308,11 @@ def confirm_my_invite(request, invite_id: int, payload: ConfirmIn):
     return svc.host_confirm(actor=request.auth, invite=sel.my_invite(request.auth, invite_id), accept=payload.accept)
 
 
+@router.post("/my/invites/{invite_id}/cancel", response={200: InviteOut, **ERRORS}, summary="取消我的邀请")
+def cancel_my_invite(request, invite_id: int):
+    return svc.visitor_cancel(actor=request.auth, invite=sel.my_invite(request.auth, invite_id))
+
+
 @router.get("/my/invites/{invite_id}/pass", response={200: PassOut, **ERRORS}, summary="访客通行码")
 def my_invite_pass(request, invite_id: int):
     token, expires = svc.visitor_pass(invite=sel.my_invite(request.auth, invite_id))
@@ -329,6 +341,11 @@ def register_visitor(request, payload: GateVisitorIn):
 @router.post("/visitors/{invite_id}/confirm", response={200: InviteOut, **ERRORS}, summary="代住户确认来访（电话确认）")
 def confirm_visitor(request, invite_id: int, payload: ConfirmIn):
     return svc.host_confirm(actor=request.auth, invite=sel.visitor_get(actor=request.auth, invite_id=invite_id), accept=payload.accept)
+
+
+@router.post("/visitors/{invite_id}/cancel", response={200: InviteOut, **ERRORS}, summary="取消来访（门岗）")
+def cancel_visitor(request, invite_id: int):
+    return svc.visitor_cancel(actor=request.auth, invite=sel.visitor_get(actor=request.auth, invite_id=invite_id))
 
 
 @router.get("/visitors/{invite_id}/pass", response={200: PassOut, **ERRORS}, summary="访客通行码（门岗打印）")

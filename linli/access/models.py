@@ -82,6 +82,8 @@ class Gate(TimeStamped):
     device_serial = models.CharField("设备序列号", max_length=64, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
     token_prefix = models.CharField("令牌前缀", max_length=12)
+    mqtt_password_hash = models.CharField("MQTT密码哈希(Mosquitto)", max_length=200, blank=True, default="",
+                                          help_text="The gate logs in to the broker with its code and its device token")
     allowlist_version = models.PositiveBigIntegerField("离线名单版本", default=0)
     allowlist_fetched_at = models.DateTimeField("离线名单下载时间", null=True, blank=True)
     is_active = models.BooleanField("启用", default=True)
@@ -316,6 +318,7 @@ class InviteStatus(models.TextChoices):
     USED = "used", "已使用"
     EXPIRED = "expired", "已过期"
     DENIED = "denied", "已拒绝"
+    CANCELLED = "cancelled", "已取消"
 
 
 class VisitorInvite(TimeStamped):
@@ -340,6 +343,7 @@ class VisitorInvite(TimeStamped):
     gate = models.ForeignKey(Gate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="登记门岗")
     group_ids = models.JSONField("可通行门禁组", default=list, blank=True)
     watch_hit = models.ForeignKey("WatchListEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    anonymised_at = models.DateTimeField("匿名化时间", null=True, blank=True)
 
     objects = ScopedManager()
 

@@ -171,6 +171,10 @@ class ReasonIn(Schema):
     reason: str = Field("", max_length=200)
 
 
+class ExpiryIn(Schema):
+    valid_until: dt.datetime | None = Field(None, description="新的失效时间；null 表示长期有效")
+
+
 class QrIn(Schema):
     person_id: int | None = None
     house_id: int | None = None

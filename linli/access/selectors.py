@@ -218,6 +218,32 @@ def stats_per_gate_hour(*, actor: Any, since: dt.datetime, until: dt.datetime, g
             for r in rows[:5000]]
 
 
+def gate_feed(*, actor: Any, gate_id: int, limit: int = 30) -> list[AccessEvent]:
+    """The newest events at one gate (live feed), with the person for masked display: one query."""
+    return list(event_list(actor=actor, gate_id=gate_id).select_related("person").order_by("-at", "-id")[:limit])
+
+
+def person_lookup(*, actor: Any, perm: str, q: str, limit: int = 20) -> list[Person]:
+    """Persons in ``perm`` scope by name (contains) or by the last 4 digits of ID number / phone."""
+    term = (q or "").strip()[:60]
+    if not term:
+        return []
+    cond = Q(name__contains=term)
+    tail = term.upper()
+    if len(tail) == 4 and tail[:3].isdigit() and (tail[3].isdigit() or tail[3] == "X"):
+        cond |= Q(id_number_tail=tail) | Q(phone_tail=tail)
+    return list(Person.objects.for_actor(actor, perm).filter(cond).select_related("region").order_by("id")[:limit])
+
+
+def last_seen_many(person_ids: list[int]) -> dict[int, dt.datetime]:
+    """last_seen for several persons in one aggregate query."""
+    if not person_ids:
+        return {}
+    rows = (AccessEvent.objects.filter(person_id__in=person_ids, result="allow").order_by().values("person_id")
+            .annotate(last=Max("at")).values_list("person_id", "last"))
+    return dict(rows)
+
+
 def last_seen(person_id: int) -> dt.datetime | None:
     """When the person last passed a gate (allowed), for elderly-inactivity checks (care). No actor:
     callers are other apps' services/tasks that have already scoped the person."""
@@ -233,10 +259,8 @@ def last_seen_for(*, actor: Any, person_id: int) -> dt.datetime | None:
 # ---- offline allow-list ------------------------------------------------------------------------------
 
 
-def allowlist_entries(*, index: decision.AccessIndex, group: decision.GroupRow, at: dt.datetime) -> list[dict[str, Any]]:
-    """Credentials that would be allowed at ``group`` today (ignoring the hour: windows travel with the list)."""
-    from .models import Credential as C
-
+def _entitled_persons(index: decision.AccessIndex, group: decision.GroupRow, at: dt.datetime) -> dict[int, str]:
+    """Residents entitled at ``group`` today and not blocked there: person id → lease end ("" = none)."""
     person_ids: dict[int, str] = {}
     for pid, ents in index.ents.items():
         for e in ents:
@@ -251,11 +275,32 @@ def allowlist_entries(*, index: decision.AccessIndex, group: decision.GroupRow, 
     now = at.timestamp()
     blocked = {pid for pid, blocks in index.person_blocks.items()
                for gid, path, start, end in blocks if (end is None or end > now) and (gid is None or gid == group.id)}
+    return {pid: lease for pid, lease in person_ids.items() if pid not in blocked}
+
+
+def allowlist_entries(*, index: decision.AccessIndex, group: decision.GroupRow, at: dt.datetime) -> list[dict[str, Any]]:
+    """Credentials that would be allowed at ``group`` today (ignoring the hour: windows travel with the list)."""
+    from .models import Credential as C
+
+    person_ids = _entitled_persons(index, group, at)
+    now = at.timestamp()
     out = []
     for cid, kind, tag, vf, vu, pid in (C.objects.filter(person_id__in=list(person_ids), status="active").exclude(offline_tag="")
                                         .order_by("id").values_list("id", "kind", "offline_tag", "valid_from", "valid_until", "person_id")):
-        if pid in blocked or (vu is not None and vu.timestamp() <= now):
+        if vu is not None and vu.timestamp() <= now:
             continue
         out.append({"credential_id": cid, "person_id": pid, "kind": kind, "tag": tag, "valid_from": vf.isoformat(),
                     "valid_until": vu.isoformat() if vu else None, "lease_end": person_ids[pid] or None})
     return out
+
+
+def allowlist_qr_entries(*, index: decision.AccessIndex, group: decision.GroupRow, at: dt.datetime) -> list[dict[str, Any]]:
+    """QR entitlements (from the in-memory index, no query) keyed by credential id + person id: an offline
+    controller accepts a verified resident QR only when both claims match one row here."""
+    person_ids = _entitled_persons(index, group, at)
+    now = at.timestamp()
+    return [{"credential_id": c.id, "person_id": c.person_id, "lease_end": person_ids[c.person_id] or None,
+             "valid_until": dt.datetime.fromtimestamp(c.valid_until, dt.UTC).isoformat() if c.valid_until else None}
+            for c in sorted(index.creds_by_id.values(), key=lambda c: c.id)
+            if c.kind == "qr" and c.status == "active" and c.person_id in person_ids and c.valid_from <= now
+            and (c.valid_until is None or c.valid_until > now)]

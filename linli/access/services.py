@@ -19,6 +19,7 @@ from linli.core import pii
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound, validation_detail
 from linli.core.i18n import Msg
 from linli.core.validators import normalise_id_number, normalise_phone
+from linli.iot.services import mosquitto_hash
 from linli.orgs.models import hash_token
 from linli.orgs.perms import check_perm_at, covers
 from linli.people.models import Consent, ConsentPurpose, Person, Residency
@@ -169,7 +170,7 @@ def gate_create(*, actor: Any, code: str, name: str, group: GateGroup, kind: str
         raise Conflict("access.gate_code_taken", Msg("门禁点编码已存在", "Gate code already exists"))
     raw = Gate.generate_token()
     gate = Gate(code=code, name=name, group=group, kind=kind, region=group.region, device_serial=device_serial,
-                token_hash=hash_token(raw), token_prefix=raw[:10])
+                token_hash=hash_token(raw), token_prefix=raw[:10], mqtt_password_hash=mosquitto_hash(raw))
     _clean(gate)
     gate.save()
     record(actor=actor, action="access.gate_create", obj=gate, after=snapshot(gate, fields=GATE_AUDIT), region_path=group.region.path)
@@ -206,7 +207,8 @@ def gate_update(*, actor: Any, gate: Gate, **changes: Any) -> Gate:
 def gate_token_reset(*, actor: Any, gate: Gate) -> str:
     check_perm_at(actor, P.MANAGE, gate.region.path)
     raw = Gate.generate_token()
-    Gate.objects.filter(pk=gate.pk).update(token_hash=hash_token(raw), token_prefix=raw[:10], updated_at=timezone.now())
+    Gate.objects.filter(pk=gate.pk).update(token_hash=hash_token(raw), token_prefix=raw[:10], mqtt_password_hash=mosquitto_hash(raw),
+                                           updated_at=timezone.now())
     record(actor=actor, action="access.gate_token_reset", obj=gate, region_path=gate.region.path)
     changed("all")
     return raw
@@ -425,6 +427,23 @@ def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -
 
 
 @transaction.atomic
+def credential_set_expiry(*, actor: Any, credential: Credential, valid_until: dt.datetime | None) -> Credential:
+    """Set or clear the end of validity (e.g. a tenant's card until the lease ends); takes effect at the next decision."""
+    c = Credential.objects.select_for_update().select_related("region").get(pk=credential.pk)
+    check_perm_at(actor, P.MANAGE, c.region.path)
+    if c.status == CredentialStatus.REVOKED:
+        raise Conflict("access.credential_state", Msg("凭证已注销", "The credential is revoked"), detail={"status": c.status})
+    if valid_until is not None and valid_until <= c.valid_from:
+        raise Invalid("access.credential_expiry", Msg("失效时间须晚于生效时间", "The end must be after the start"))
+    before = snapshot(c, fields=CRED_AUDIT)
+    c.valid_until = valid_until
+    c.save(update_fields=["valid_until", "updated_at"])
+    record(actor=actor, action="access.credential_expiry", obj=c, before=before, after=snapshot(c, fields=CRED_AUDIT), region_path=c.region.path)
+    changed("credential", c.pk)
+    return c
+
+
+@transaction.atomic
 def qr_issue(*, actor: Any, person: Person, house: House | None = None, ttl: int = tokens.QR_DEFAULT_TTL) -> tuple[str, dt.datetime, Credential]:
     """A short-lived signed QR token for a resident (the resident themself, or staff issuing credentials).
 
@@ -577,6 +596,62 @@ def host_confirm(*, actor: Any, invite: VisitorInvite, accept: bool = True) -> V
     return inv
 
 
+@transaction.atomic
+def visitor_cancel(*, actor: Any, invite: VisitorInvite) -> VisitorInvite:
+    """The inviting resident (or the visitor desk) cancels a visit that has not happened yet; its pass stops working at once."""
+    inv = VisitorInvite.objects.select_for_update().select_related("region").get(pk=invite.pk)
+    own = getattr(actor, "pk", None) is not None and inv.host_account_id == actor.pk
+    if not own and not covers(actor, P.VISITOR_DESK, inv.region.path):
+        raise NotFound("access.invite_not_found")
+    if inv.status not in (InviteStatus.PENDING, InviteStatus.CONFIRMED):
+        raise Conflict("access.invite_state", Msg("该访客记录不能取消", "This visit cannot be cancelled"), detail={"status": inv.status})
+    before = snapshot(inv, fields=INVITE_AUDIT)
+    inv.status = InviteStatus.CANCELLED
+    inv.save(update_fields=["status", "updated_at"])
+    record(actor=actor, action="access.visitor_cancel", obj=inv, before=before, after=snapshot(inv, fields=INVITE_AUDIT),
+           region_path=inv.region.path)
+    changed("visitor", inv.pk)
+    return inv
+
+
+ANONYMISED_NAME = "（已匿名）"
+
+
+def visitor_retention_days() -> tuple[int, int]:
+    """(ordinary visits, visits that hit the watch list) in days — settings LINLI_ACCESS_VISITOR_RETENTION_DAYS /
+    LINLI_ACCESS_WATCH_HIT_RETENTION_DAYS."""
+    from django.conf import settings
+
+    return (int(getattr(settings, "LINLI_ACCESS_VISITOR_RETENTION_DAYS", 180)),
+            int(getattr(settings, "LINLI_ACCESS_WATCH_HIT_RETENTION_DAYS", 730)))
+
+
+def visitors_anonymise(*, now: dt.datetime | None = None, batch: int = 1000) -> int:
+    """A4/H6: blank the real-name data (name, phone, ID index and tail, plate) of visits that ended more than
+    the retention period ago; visits that hit the watch list are kept for the longer watch-hit period.
+    Idempotent (``anonymised_at`` marks done rows); each batch is one transaction with one audit row."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    days, hit_days = visitor_retention_days()
+    due = (Q(watch_hit__isnull=True, valid_until__lt=now - dt.timedelta(days=days))
+           | Q(watch_hit__isnull=False, valid_until__lt=now - dt.timedelta(days=hit_days)))
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(VisitorInvite.objects.select_for_update(skip_locked=True).filter(due, anonymised_at__isnull=True)
+                       .order_by("id").values_list("id", flat=True)[:batch])
+            if not ids:
+                return total
+            VisitorInvite.objects.filter(id__in=ids).update(
+                visitor_name=ANONYMISED_NAME, visitor_phone="", visitor_phone_tail="", visitor_id_index="", visitor_id_tail="",
+                plate="", anonymised_at=now, updated_at=now)
+            record(actor=None, action="access.visitor_anonymise", object_type="access.visitorinvite", object_id=ids[0],
+                   detail={"count": len(ids), "first_id": ids[0], "last_id": ids[-1], "retention_days": days,
+                           "watch_hit_retention_days": hit_days})
+            total += len(ids)
+
+
 def visitor_pass(*, invite: VisitorInvite) -> tuple[str, dt.datetime]:
     """The time-limited QR pass of a confirmed visit (valid until the end of the visit window)."""
     if invite.status != InviteStatus.CONFIRMED or invite.valid_until <= timezone.now():
@@ -674,7 +749,7 @@ def events_upload(*, gate: decision.GateRow, events: list[dict[str, Any]]) -> di
 
 def allowlist(*, gate: decision.GateRow, valid_hours: int = 24) -> dict[str, Any]:
     """The signed, versioned offline list for one gate: who may pass there, with their windows."""
-    from .selectors import allowlist_entries
+    from .selectors import allowlist_entries, allowlist_qr_entries
 
     index = decision.get_index()
     group = index.groups[gate.group_id]
@@ -688,6 +763,15 @@ def allowlist(*, gate: decision.GateRow, valid_hours: int = 24) -> dict[str, Any
         "resident_windows": [list(w) for w in group.resident_windows] if group.resident_windows is not None else None,
         "holidays": sorted(d.isoformat() for d in group.holidays),
         "entries": allowlist_entries(index=index, group=group, at=now),
+        # A3 offline QR: the controller verifies a resident QR with this public key (it cannot mint one),
+        # then matches the token's credential id and person id against ``qr_entries``; a visitor pass
+        # (type "v") against ``visitor_passes``.
+        "qr": {"algorithm": "Ed25519", "key_id": tokens.qr_key_id(), "public_key": tokens.qr_public_key_b64()},
+        "qr_entries": allowlist_qr_entries(index=index, group=group, at=now),
+        "visitor_passes": [{"invite_id": i.id, "valid_from": dt.datetime.fromtimestamp(i.valid_from, dt.UTC).isoformat(),
+                            "valid_until": dt.datetime.fromtimestamp(i.valid_until, dt.UTC).isoformat()}
+                           for i in sorted(index.invites.values(), key=lambda i: i.id)
+                           if i.status == InviteStatus.CONFIRMED and group.id in i.group_ids and i.valid_until > now.timestamp()],
     }
     Gate.objects.filter(pk=gate.id).update(allowlist_version=index.version, allowlist_fetched_at=now)
     return {"document": doc, "signature": tokens.sign_document(doc), "algorithm": "Ed25519", "public_key": tokens.public_key_b64()}

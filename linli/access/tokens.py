@@ -1,13 +1,15 @@
 """Secrets of access control: QR pass tokens, credential hashes, the signed offline allow-list.
 
-* QR token = ``base64url(payload) "." base64url(HMAC-SHA256(key, payload))``; the payload is compact
+* QR token = ``base64url(payload) "." base64url(Ed25519 signature of payload)``; the payload is compact
   JSON ``{"t": "r"|"v", "i": credential or invite id, "p": person id, "g": [group ids] or null,
-  "e": expiry (unix s), "n": nonce}``. Verification is constant-time and rejects expired tokens.
+  "e": expiry (unix s), "n": nonce, "k": key id}``. It is signed with its own Ed25519 key so that a
+  controller that fell back offline verifies it with the public key from its allow-list (A3) and can
+  never mint one. Verification rejects bad signatures and expired tokens.
 * Card/PIN/biometric values: ``pii.blind_index`` (purpose "credential…") for server lookup, and an
   ``offline_tag`` (HMAC with the gate-provisioning key, not the registry's blind-index key, so a
   controller never holds a key that also indexes ID numbers) for offline matching.
 * The allow-list is signed with Ed25519; controllers hold only the public key.
-Keys come from the environment (LINLI_ACCESS_QR_KEY, LINLI_ACCESS_OFFLINE_KEY, LINLI_ACCESS_SIGNING_KEY,
+Keys come from the environment (LINLI_ACCESS_QR_KEY (Ed25519 seed), LINLI_ACCESS_OFFLINE_KEY, LINLI_ACCESS_SIGNING_KEY,
 base64); without them they are derived from SECRET_KEY (development).
 """
 
@@ -23,6 +25,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
@@ -40,8 +43,23 @@ def _key(env: str, label: bytes) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def qr_key() -> bytes:
-    return _key("LINLI_ACCESS_QR_KEY", b"qr")
+def qr_signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(_key("LINLI_ACCESS_QR_KEY", b"qr")[:32])
+
+
+@lru_cache(maxsize=1)
+def _qr_public() -> tuple[Ed25519PublicKey, bytes]:
+    pub = qr_signing_key().public_key()
+    return pub, pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def qr_public_key_b64() -> str:
+    return base64.b64encode(_qr_public()[1]).decode()
+
+
+def qr_key_id() -> str:
+    """Short id of the QR key (first 8 hex digits of SHA-256 of the raw public key), for rotation."""
+    return hashlib.sha256(_qr_public()[1]).hexdigest()[:8]
 
 
 @lru_cache(maxsize=1)
@@ -104,18 +122,24 @@ class QrError(Exception):
 
 
 def qr_sign(*, type: str, id: int, person_id: int | None, group_ids: list[int] | None, expires: int) -> str:
-    payload = json.dumps({"t": type, "i": id, "p": person_id, "g": group_ids, "e": int(expires), "n": secrets.token_hex(6)},
-                         separators=(",", ":")).encode()
-    return f"{_b64(payload)}.{_b64(hmac.new(qr_key(), payload, hashlib.sha256).digest())}"
+    payload = json.dumps({"t": type, "i": id, "p": person_id, "g": group_ids, "e": int(expires), "n": secrets.token_hex(6),
+                          "k": qr_key_id()}, separators=(",", ":")).encode()
+    return f"{_b64(payload)}.{_b64(qr_signing_key().sign(payload))}"
 
 
-def qr_verify(token: str, *, now: float | None = None) -> QrClaims:
-    """Claims of a valid token; QrError("qr_invalid" | "qr_expired") otherwise."""
+def qr_verify(token: str, *, now: float | None = None, public_key: str | None = None) -> QrClaims:
+    """Claims of a valid token; QrError("qr_invalid" | "qr_expired") otherwise. ``public_key`` (base64)
+    is what an offline controller passes: the key from its allow-list."""
     try:
         body, _, sig = token.strip().partition(".")
-        payload = _unb64(body)
-        if not hmac.compare_digest(_unb64(sig), hmac.new(qr_key(), payload, hashlib.sha256).digest()):
+        if len(body) > 1000 or len(sig) > 100:
             raise QrError("qr_invalid")
+        payload = _unb64(body)
+        pub = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key)) if public_key else _qr_public()[0]
+        try:
+            pub.verify(_unb64(sig), payload)
+        except InvalidSignature as exc:
+            raise QrError("qr_invalid") from exc
         data = json.loads(payload)
         claims = QrClaims(str(data["t"]), int(data["i"]), data.get("p"),
                           tuple(int(g) for g in data["g"]) if data.get("g") is not None else None, int(data["e"]))

@@ -120,3 +120,12 @@ def resident(person):
     from linli.orgs.models import Account
 
     return Account.objects.filter(person=person).first() or f.account(kind="resident", person=person)
+
+
+def client_for(account):
+    """A test client logged in as ``account`` (console or portal pages)."""
+    from django.test import Client
+
+    c = Client()
+    c.force_login(account)
+    return c

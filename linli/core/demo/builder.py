@@ -517,6 +517,12 @@ class Builder:
         for key, n in patrols.build(grid=gi.region, grid_worker=grid_account, community=gi.community, password_hash=pw, rng=self.rng,
                                     role=roles["grid_worker"]).items():
             self.stats.add(key, n)
+        from linli.access import (
+            demo as access_demo,  # A1–A5: gates with a day of events, visitors, a watch list
+        )
+
+        for key, n in access_demo.build(resident_person_ids=[pid for pid, _name in self.resident_heads], rng=self.rng).items():
+            self.stats.add(key, n)
 
     # ---- iot: bins on a route and a transfer station with history (linli.iot.demo) ------------
     def build_iot(self) -> None:

@@ -185,10 +185,8 @@ def session_list(request, lot_id: int):
                           inside=True if state == "inside" else None)
     page = _page(request, qs)
     now = timezone.now()
-    row = svc._lot_row(lot.pk)
     for s in page["rows"]:
-        s.total_fen, s.due_fen = svc.amount_due(s, row.terms if row else None, row.grace_s if row else 0, now) if s.exit_at is None else (
-            s.amount_fen, 0)
+        s.due_fen = svc.quote(session=s, at=now)["due_fen"] if s.exit_at is None else 0
         s.due, s.paid = _yuan(s.due_fen), _yuan(s.paid_fen)
     return render(request, "console/parking/sessions.html", {**_lot_ctx(request, lot, "sessions"), "plate": plate, "state": state, **page})
 

@@ -282,3 +282,38 @@ def display_by_token(raw: str) -> GuidanceDisplay:
 def guidance(*, lot: ParkingLot) -> dict[str, Any]:
     """K4: what a guidance screen shows (three aggregate queries)."""
     return {"lot_id": lot.pk, "capacity": lot.capacity, "free": lot_free(lot=lot), "zones": free_spaces(lot=lot)}
+
+
+# ---- the resident's side (portal) ---------------------------------------------------------------------
+
+
+def my_open_sessions(actor: Any) -> QuerySet[ParkingSession]:
+    """Stays a resident may see and pay: their own cars inside any lot, and visitors they host."""
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return ParkingSession.objects.none()
+    mine = Vehicle.objects.filter(owner_id=pid).values("plate")
+    return (ParkingSession.objects.filter(exit_at__isnull=True).filter(Q(plate__in=mine) | Q(host_person_id=pid))
+            .select_related("lot", "zone", "space").order_by("-entry_at"))
+
+
+def my_passes(actor: Any) -> QuerySet[ParkingPass]:
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return ParkingPass.objects.none()
+    return ParkingPass.objects.filter(person_id=pid).select_related("lot", "space").order_by("-valid_until")
+
+
+def my_hosted_recent(actor: Any, limit: int = 10) -> list[ParkingSession]:
+    """Visitors' stays billed to this resident (the host pays when the rules say so)."""
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return []
+    return list(ParkingSession.objects.filter(host_person_id=pid, exit_at__isnull=False).select_related("lot").order_by("-exit_at")[:limit])
+
+
+def payable_session(*, actor: Any, session_id: int) -> ParkingSession:
+    s = ParkingSession.objects.filter(pk=session_id, exit_at__isnull=True).values_list("lot_id", "plate").first()
+    if s is None:
+        raise NotFound("parking.session_not_found")
+    return open_session_for_payer(actor=actor, lot_id=s[0], plate=s[1])

@@ -587,3 +587,4 @@ def session_close(*, actor: Any, session: ParkingSession, note: str, at: dt.date
     record(actor=actor, action="parking.session_close", obj=s, before=before, after=snapshot(s), detail={"note": note[:200]},
            region_path=s.region.path)
     return s
+

@@ -8,7 +8,9 @@ from . import views_parking as v
 
 urlpatterns = [
     path("", v.parking_home, name="parking_home"),
+    path("lots/new/", v.lot_create, name="parking_lot_new"),
     path("lots/<int:lot_id>/", v.lot_detail, name="parking_lot"),
+    path("lots/<int:lot_id>/settings/", v.lot_settings, name="parking_lot_settings"),
     path("lots/<int:lot_id>/feed/", v.lot_feed, name="parking_feed"),
     path("lots/<int:lot_id>/sessions/", v.session_list, name="parking_sessions"),
     path("lots/<int:lot_id>/passes/", v.pass_list, name="parking_passes"),

@@ -35,6 +35,7 @@ from linli.parking.billing import CST
 from linli.parking.models import (
     Direction,
     FlagKind,
+    OverusePolicy,
     ParkingLot,
     PassKind,
     PassStatus,
@@ -42,7 +43,7 @@ from linli.parking.models import (
 )
 from linli.parking.perms import ParkingPerm as P
 from linli.people.models import Person
-from linli.places.models import Region
+from linli.places.models import Estate, Region
 
 from .access import console_view, is_htmx
 
@@ -81,6 +82,41 @@ def _can(request, perm: str, lot: ParkingLot) -> bool:
     return covers(request.user, perm, lot.region.path)
 
 
+def _submit(request, ctx: dict, action, done: str, to: str, **kwargs):
+    """Run a service write for a form: a redirect with ``done`` on success; a domain error (other than
+    403) goes next to the form with its status (in ``ctx``); returns None then."""
+    try:
+        action()
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        ctx["error"], ctx["http"] = exc, exc.status
+        return None
+    messages.success(request, done)
+    return redirect(to, **kwargs)
+
+
+def _person(person_id: int | None) -> Person | None:
+    if not person_id:
+        return None
+    person = Person.objects.filter(pk=person_id).select_related("region").first()
+    if person is None:
+        raise NotFound("parking.person_not_found")
+    return person
+
+
+def _regions(actor, perm: str, levels: tuple[str, ...]) -> list[Region]:
+    """Regions (of these levels) inside the actor's scope for ``perm``, for a form's choice list."""
+    paths = actor.scope_paths(perm)
+    qs = Region.objects.filter(level__in=levels).order_by("path")
+    if paths is not None:
+        q = Q(pk__in=[])
+        for p in paths:
+            q |= Q(path__startswith=p)
+        qs = qs.filter(q)
+    return list(qs[:300])
+
+
 def _lot_ctx(request, lot: ParkingLot, section: str) -> dict:
     return {"lot": lot, "section": section, "can_manage": _can(request, P.MANAGE, lot), "can_operate": _can(request, P.OPERATE, lot),
             "can_flag": _can(request, P.FLAG, lot)}
@@ -106,6 +142,93 @@ def parking_home(request):
     open_alarms = sel.alarm_list(actor=actor, open_only=True).count() if has_perm_anywhere(actor, P.FLAG) else None
     return render(request, "console/parking/home.html", {"q": q, "open_alarms": open_alarms, "can_flag": open_alarms is not None,
                                                           "can_manage": has_perm_anywhere(actor, P.MANAGE), **page})
+
+
+class LotForm(forms.Form):
+    name = forms.CharField(label=_lazy("名称"), max_length=100)
+    capacity = forms.IntegerField(label=_lazy("车位总数"), min_value=1, max_value=100_000)
+    rule = forms.TypedChoiceField(label=_lazy("收费规则"), coerce=int, required=False, empty_value=None)
+    overuse_policy = forms.ChoiceField(label=_lazy("一卡多车处理"), choices=OverusePolicy.choices, initial=OverusePolicy.VISITOR)
+    exit_grace_minutes = forms.IntegerField(label=_lazy("缴费后离场时限（分钟）"), min_value=0, max_value=240, initial=15)
+
+    def __init__(self, *args, rules, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = [("", _("不收费"))] + [(r.pk, r.name) for r in rules]
+
+
+class LotCreateForm(LotForm):
+    code = forms.CharField(label=_lazy("编码（全局唯一）"), max_length=40)
+    estate = forms.TypedChoiceField(label=_lazy("所属小区"), coerce=int)
+
+    field_order = ["code", "name", "estate", "capacity", "rule", "overuse_policy", "exit_grace_minutes"]
+
+    def __init__(self, *args, estates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["estate"].choices = [(e.pk, f"{e.name}（{e.region.name}）") for e in estates]
+
+
+def _rules_for(actor, path: str | None = None) -> list:
+    rules = list(sel.rule_list(actor=actor).select_related("region").order_by("name")[:300])
+    return [r for r in rules if path is None or path.startswith(r.region.path)]
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@console_view
+def lot_create(request):
+    """A new lot of an estate in the actor's parking.manage scope; the camera token is shown once."""
+    actor = request.user
+    check_perm_anywhere(actor, P.MANAGE)
+    paths = actor.scope_paths(P.MANAGE)
+    estates = Estate.objects.select_related("region").order_by("name")
+    if paths is not None:
+        q = Q(pk__in=[])
+        for p in paths:
+            q |= Q(region__path__startswith=p)
+        estates = estates.filter(q)
+    estates = list(estates[:500])
+    form = LotCreateForm(request.POST or None, rules=_rules_for(actor), estates=estates)
+    ctx: dict = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            estate = next(e for e in estates if e.pk == d["estate"])
+            rule = sel.rule_get(actor=actor, rule_id=d["rule"]) if d["rule"] else None
+            lot, token = svc.lot_create(actor=actor, code=d["code"], name=d["name"], capacity=d["capacity"], estate=estate, rule=rule,
+                                        overuse_policy=d["overuse_policy"], exit_grace_minutes=d["exit_grace_minutes"])
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            return render(request, "console/parking/lot_form.html", {**ctx, "error": exc}, status=exc.status)
+        return render(request, "console/parking/lot_created.html", {"lot": lot, "token": token})
+    return render(request, "console/parking/lot_form.html", ctx, status=422 if request.method == "POST" else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@console_view
+def lot_settings(request, lot_id: int):
+    actor = request.user
+    lot = _lot(request, lot_id)
+    if not _can(request, P.MANAGE, lot):
+        check_perm_anywhere(actor, P.MANAGE)
+        raise NotFound("parking.lot_not_found")
+    initial = {"name": lot.name, "capacity": lot.capacity, "rule": lot.rule_id, "overuse_policy": lot.overuse_policy,
+               "exit_grace_minutes": lot.exit_grace_minutes}
+    form = LotForm(request.POST or None, rules=_rules_for(actor, lot.region.path), initial=initial)
+    form.fields["is_active"] = forms.BooleanField(label=_("启用"), required=False, initial=lot.is_active)
+    ctx: dict = {**_lot_ctx(request, lot, "settings"), "form": form}
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+
+        def save():
+            rule = sel.rule_get(actor=actor, rule_id=d["rule"]) if d["rule"] else None
+            svc.lot_update(actor=actor, lot=lot, name=d["name"], capacity=d["capacity"], rule=rule, overuse_policy=d["overuse_policy"],
+                           exit_grace_minutes=d["exit_grace_minutes"], is_active=d["is_active"])
+
+        done = _submit(request, ctx, save, _("停车场设置已保存，立即生效"), "console:parking_lot", lot_id=lot.pk)
+        if done:
+            return done
+    return render(request, "console/parking/lot_form.html", ctx, status=ctx.get("http", 422 if request.method == "POST" else 200))
 
 
 # ---- per-lot dashboard with charts and live feed -----------------------------------------------------
@@ -244,32 +367,27 @@ def pass_list(request, lot_id: int):
     status = request.GET.get("status") if request.GET.get("status") in PassStatus.values else PassStatus.ACTIVE
     spaces = list(sel.space_list(actor=actor, lot_id=lot.pk).order_by("number")[:500]) if ctx["can_manage"] else []
     form = PassForm(request.POST or None, spaces=spaces, initial={"valid_from": timezone.localdate()})
-    http = 200
     if request.method == "POST":
         if not ctx["can_manage"]:
             check_perm_anywhere(actor, P.MANAGE)
             raise NotFound("parking.lot_not_found")
-        http = 422
+        ctx["http"] = 422
         if form.is_valid():
             d = form.cleaned_data
-            try:
-                person = Person.objects.filter(pk=d["person_id"]).select_related("region").first()
-                if person is None:
-                    raise NotFound("parking.person_not_found")
+
+            def create():
                 space = sel.space_get(actor=actor, space_id=d["space"]) if d["space"] else None
-                svc.pass_create(actor=actor, lot=lot, person=person, kind=d["kind"], plates_=[p for p in d["plates"].replace("，", ",").split(",") if p.strip()],
+                svc.pass_create(actor=actor, lot=lot, person=_person(d["person_id"]), kind=d["kind"],
+                                plates_=[p for p in d["plates"].replace("，", ",").split(",") if p.strip()],
                                 valid_from=_day_start(d["valid_from"]), valid_until=_day_start(d["valid_until"]) + dt.timedelta(days=1),
                                 space=space, max_inside=d["max_inside"])
-            except DomainError as exc:
-                if exc.status == 403:
-                    raise
-                ctx["error"], http = exc, exc.status
-            else:
-                messages.success(request, _("月卡已办理"))
-                return redirect("console:parking_passes", lot_id=lot.pk)
+
+            done = _submit(request, ctx, create, _("月卡已办理"), "console:parking_passes", lot_id=lot.pk)
+            if done:
+                return done
     qs = sel.pass_list(actor=actor, lot_id=lot.pk, status=status).select_related("person", "space")
     return render(request, "console/parking/passes.html", {**ctx, "form": form, "status": status, "statuses": PassStatus.choices,
-                                                            **_page(request, qs)}, status=http)
+                                                            **_page(request, qs)}, status=ctx.get("http", 200))
 
 
 @require_POST
@@ -311,34 +429,29 @@ def space_list(request, lot_id: int):
     which = request.POST.get("form")
     zone_form = ZoneForm(request.POST if which == "zone" else None, prefix="z")
     space_form = SpaceForm(request.POST if which == "space" else None, zones=zones, prefix="s")
-    http = 200
     if request.method == "POST":
         if not ctx["can_manage"]:
             check_perm_anywhere(actor, P.MANAGE)
             raise NotFound("parking.lot_not_found")
         form = zone_form if which == "zone" else space_form
-        http = 422
+        ctx["http"] = 422
         if which in ("zone", "space") and form.is_valid():
             d = form.cleaned_data
-            try:
+
+            def create():
                 if which == "zone":
                     svc.zone_create(actor=actor, lot=lot, code=d["code"], name=d["name"], capacity=d["capacity"])
                 else:
-                    owner = Person.objects.filter(pk=d["owner_id"]).first() if d["owner_id"] else None
-                    if d["owner_id"] and owner is None:
-                        raise NotFound("parking.person_not_found")
-                    zone = next((z for z in zones if z.pk == d["zone"]), None)
-                    svc.space_create(actor=actor, lot=lot, number=d["number"], kind=d["kind"], zone=zone, owner=owner)
-            except DomainError as exc:
-                if exc.status == 403:
-                    raise
-                ctx["error"], http = exc, exc.status
-            else:
-                messages.success(request, _("已保存"))
-                return redirect("console:parking_spaces", lot_id=lot.pk)
+                    svc.space_create(actor=actor, lot=lot, number=d["number"], kind=d["kind"], owner=_person(d["owner_id"]),
+                                     zone=next((z for z in zones if z.pk == d["zone"]), None))
+
+            done = _submit(request, ctx, create, _("已保存"), "console:parking_spaces", lot_id=lot.pk)
+            if done:
+                return done
     qs = sel.space_list(actor=actor, lot_id=lot.pk, zone_id=_int(request.GET.get("zone"))).select_related("zone", "owner")
     return render(request, "console/parking/spaces.html", {**ctx, "zones": sel.free_spaces(lot=lot), "zone_form": zone_form,
-                                                            "space_form": space_form, **_page(request, qs, order="id")}, status=http)
+                                                            "space_form": space_form, **_page(request, qs, order="id")},
+                  status=ctx.get("http", 200))
 
 
 # ---- decision log ---------------------------------------------------------------------------------
@@ -468,17 +581,6 @@ class RuleForm(forms.Form):
                 "pass_holders_free": rule.pass_holders_free, "visitor_paid_by_host": rule.visitor_paid_by_host}
 
 
-def _manage_regions(actor) -> list[Region]:
-    paths = actor.scope_paths(P.MANAGE)
-    qs = Region.objects.filter(level__in=["district", "street", "community"]).order_by("path")
-    if paths is not None:
-        q = Q(pk__in=[])
-        for p in paths:
-            q |= Q(path__startswith=p)
-        qs = qs.filter(q)
-    return list(qs[:300])
-
-
 @require_GET
 @console_view
 def rule_list(request):
@@ -500,7 +602,7 @@ def rule_edit(request, rule_id: int | None = None):
     rule = sel.rule_get(actor=actor, rule_id=rule_id) if rule_id else None
     if rule is not None and not covers(actor, P.MANAGE, rule.region.path):
         raise NotFound("parking.rule_not_found")
-    regions = [rule.region] if rule else _manage_regions(actor)
+    regions = [rule.region] if rule else _regions(actor, P.MANAGE, ("district", "street", "community"))
     form = RuleForm(request.POST or None, regions=regions, editing=rule is not None, initial=RuleForm.initial_of(rule) if rule else None)
     ctx: dict = {"form": form, "rule": rule}
     if request.method == "POST":
@@ -548,44 +650,30 @@ class FlagForm(forms.Form):
         self.fields["region"].choices = [(r.pk, r.name) for r in regions]
 
 
-def _flag_regions(actor) -> list[Region]:
-    paths = actor.scope_paths(P.FLAG)
-    qs = Region.objects.filter(level__in=["city", "district", "street", "community"]).order_by("path")
-    if paths is not None:
-        q = Q(pk__in=[])
-        for p in paths:
-            q |= Q(path__startswith=p)
-        qs = qs.filter(q)
-    return list(qs[:300])
-
-
 @require_http_methods(["GET", "POST"])
 @console_view
 def flag_list(request):
     actor = request.user
     check_perm_anywhere(actor, P.FLAG)
-    regions = _flag_regions(actor)
+    regions = _regions(actor, P.FLAG, ("city", "district", "street", "community"))
     form = FlagForm(request.POST or None, regions=regions)
     ctx: dict = {"form": form}
-    http = 200
     if request.method == "POST":
-        http = 422
+        ctx["http"] = 422
         if form.is_valid():
             d = form.cleaned_data
-            region = next((r for r in regions if r.pk == d["region"]), None)
-            try:
+
+            def create():
+                region = next((r for r in regions if r.pk == d["region"]), None)
                 if region is None:
                     raise NotFound("parking.region_not_found")
                 svc.flag_add(actor=actor, region=region, plate=d["plate"], kind=d["kind"], reason=d["reason"])
-            except DomainError as exc:
-                if exc.status == 403:
-                    raise
-                ctx["error"], http = exc, exc.status
-            else:
-                messages.success(request, _("已布控，所有相关停车场即时生效"))
-                return redirect("console:parking_flags")
+
+            done = _submit(request, ctx, create, _("已布控，所有相关停车场即时生效"), "console:parking_flags")
+            if done:
+                return done
     qs = sel.flag_list(actor=actor, active=True).select_related("region")
-    return render(request, "console/parking/flags.html", {**ctx, **_page(request, qs)}, status=http)
+    return render(request, "console/parking/flags.html", {**ctx, **_page(request, qs)}, status=ctx.get("http", 200))
 
 
 @require_POST

@@ -164,13 +164,20 @@ def stats_per_hour(*, actor: Any, lot: ParkingLot, since: dt.datetime, until: dt
                  .values("h").annotate(n=Count("id")).values_list("h", "n"))
     inside = base.filter(entry_at__lt=since).filter(Q(exit_at__isnull=True) | Q(exit_at__gte=since)).count()
     out: list[dict[str, Any]] = []
-    hour = since.astimezone(CST).replace(minute=0, second=0, microsecond=0)
     entries = {k.astimezone(CST): v for k, v in entries.items()}
     exits = {k.astimezone(CST): v for k, v in exits.items()}
-    while hour < until and len(out) < 24 * 93:
+    for hour in _hours(since, until):
         e, x = entries.get(hour, 0), exits.get(hour, 0)
         inside += e - x
         out.append({"hour": hour, "entries": e, "exits": x, "occupied": inside, "free": max(0, lot.capacity - inside)})
+    return out
+
+
+def _hours(since: dt.datetime, until: dt.datetime, most: int = 24 * 93) -> list[dt.datetime]:
+    """The local (Asia/Shanghai) hours from the one holding ``since`` up to ``until``."""
+    out, hour = [], since.astimezone(CST).replace(minute=0, second=0, microsecond=0)
+    while hour < until and len(out) < most:
+        out.append(hour)
         hour += dt.timedelta(hours=1)
     return out
 
@@ -230,13 +237,8 @@ def event_stats_per_hour(*, lot: ParkingLot, since: dt.datetime, until: dt.datet
             .annotate(h=TruncHour("at", tzinfo=SHANGHAI)).values("h", "direction", "allowed").annotate(n=Count("id"))
             .values_list("h", "direction", "allowed", "n"))
     counts: dict[tuple[dt.datetime, str, bool], int] = {(h.astimezone(CST), d, a): n for h, d, a, n in rows}
-    out: list[dict[str, Any]] = []
-    hour = since.astimezone(CST).replace(minute=0, second=0, microsecond=0)
-    while hour < until and len(out) < 24 * 93:
-        out.append({"hour": hour, "entries": counts.get((hour, "entry", True), 0), "entries_denied": counts.get((hour, "entry", False), 0),
-                    "exits": counts.get((hour, "exit", True), 0), "exits_denied": counts.get((hour, "exit", False), 0)})
-        hour += dt.timedelta(hours=1)
-    return out
+    return [{"hour": h, "entries": counts.get((h, "entry", True), 0), "entries_denied": counts.get((h, "entry", False), 0),
+             "exits": counts.get((h, "exit", True), 0), "exits_denied": counts.get((h, "exit", False), 0)} for h in _hours(since, until)]
 
 
 def live_feed(*, actor: Any, lot: ParkingLot, limit: int = 30) -> list[dict[str, Any]]:

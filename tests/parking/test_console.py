@@ -17,6 +17,7 @@ from linli.parking.models import (
     BillingRule,
     GuidanceDisplay,
     ParkingAlarm,
+    ParkingLot,
     ParkingPass,
     ParkingSession,
     PlateFlag,
@@ -276,3 +277,31 @@ def test_K1_vehicles_page_searches_by_plate(lot_site):
     page = c.get(reverse("console:parking_vehicles"), {"plate": "鲁a1"}).content.decode()
     assert "鲁A12345" in page
     assert "鲁A12345" not in client_for(s.other).get(reverse("console:parking_vehicles")).content.decode()
+
+
+def test_K1_lot_create_shows_camera_token_once_and_settings_apply(lot_site):
+    s = lot_site
+    c = client_for(s.manager)
+    form = {"code": "P-NEW", "name": "新地库", "estate": s.est.pk, "capacity": "80", "rule": s.rule.pk, "overuse_policy": "deny",
+            "exit_grace_minutes": "20"}
+    dup = c.post(reverse("console:parking_lot_new"), {**form, "code": "P-A"})
+    assert dup.status_code == 409 and "停车场编码已存在" in dup.content.decode()
+    r = c.post(reverse("console:parking_lot_new"), form)
+    body = r.content.decode()
+    assert r.status_code == 200 and 'id="camera-token">pk_' in body
+    token = body.split('id="camera-token">')[1].split("<")[0]
+    lot = ParkingLot.objects.get(code="P-NEW")
+    assert lot.token_hash != token and lot.overuse_policy == "deny" and lot.exit_grace_minutes == 20
+    other_estate = f.estate(s.tree.community_b)
+    assert c.post(reverse("console:parking_lot_new"), {**form, "code": "P-NEW2", "estate": other_estate.pk}).status_code == 422
+    url = reverse("console:parking_lot_settings", args=[s.lot.pk])
+    assert c.post(url, {"name": "甲小区地库", "capacity": "0", "rule": "", "overuse_policy": "visitor", "exit_grace_minutes": "15"}
+                  ).status_code == 422
+    assert c.post(url, {"name": "甲小区地库", "capacity": "12", "rule": "", "overuse_policy": "deny", "exit_grace_minutes": "10"}
+                  ).status_code == 302
+    s.lot.refresh_from_db()
+    assert (s.lot.capacity, s.lot.rule_id, s.lot.overuse_policy, s.lot.is_active) == (12, None, "deny", False)  # unticked: inactive
+    assert svc.plate_entry(lot=s.lot, plate="鲁A12345").reason == "lot_inactive"
+    viewer = client_for(f.account(perms=[P.VIEW], scope=s.tree.community_a))
+    assert viewer.get(url).status_code == 403 and viewer.get(reverse("console:parking_lot_new")).status_code == 403
+    assert client_for(s.other).get(url).status_code == 404

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Status
 from ninja.security import HttpBearer
@@ -26,7 +27,13 @@ from . import services as svc
 from .schemas import (
     AlarmOut,
     CarLocationOut,
+    CloseIn,
     DecisionOut,
+    DisplayCreatedOut,
+    DisplayIn,
+    DisplayOut,
+    EventHourOut,
+    EventOut,
     FlagIn,
     FlagOut,
     GuidanceOut,
@@ -43,6 +50,7 @@ from .schemas import (
     QuoteOut,
     RuleIn,
     RuleOut,
+    RulePatch,
     SessionOut,
     SpaceIn,
     SpaceOut,
@@ -83,6 +91,14 @@ def _obj(model: type, pk: int | None, *related: str) -> Any:
     return obj
 
 
+def _range(since: dt.datetime | None, until: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    until = until or timezone.now()
+    since = since or until - dt.timedelta(days=1)
+    if until <= since or until - since > dt.timedelta(days=92):
+        raise Invalid("parking.stats_range", Msg("统计区间须在92天以内", "The range must be positive and at most 92 days"))
+    return since, until
+
+
 def _decision(d: decision.Decision) -> dict[str, Any]:
     return {"allowed": d.allowed, "reason": d.reason, "amount_due_fen": d.amount_due_fen, "session_id": d.session_id}
 
@@ -100,6 +116,17 @@ def create_rule(request, payload: RuleIn):
     data = payload.dict()
     region = _obj(Region, data.pop("region_id"))
     return Status(201, svc.rule_create(actor=request.auth, region=region, name=data.pop("name"), **data))
+
+
+@router.patch("/rules/{rule_id}", response={200: RuleOut, **ERRORS}, summary="修改收费规则")
+def patch_rule(request, rule_id: int, payload: RulePatch):
+    rule = sel.rule_get(actor=request.auth, rule_id=rule_id)
+    changes = payload.dict(exclude_unset=True)
+    for k in ("name", "free_minutes", "first_minutes", "first_fen", "step_minutes", "step_fen", "night_fen", "pass_holders_free",
+              "visitor_paid_by_host"):
+        if k in changes and changes[k] is None:
+            raise Invalid("parking.rule_field_null", Msg("该字段不能为空", "This field cannot be null"), detail={"field": k})
+    return svc.rule_update(actor=request.auth, rule=rule, **changes)
 
 
 @router.get("/lots", response={200: Page[LotOut], **ERRORS}, summary="停车场列表")
@@ -268,17 +295,52 @@ def find_car(request, plate: str):
 @router.get("/lots/{lot_id}/stats", response={200: list[HourStatOut], **ERRORS}, summary="逐小时进出与占用统计")
 def lot_stats(request, lot_id: int, since: dt.datetime | None = None, until: dt.datetime | None = None):
     lot = sel.lot_get(actor=request.auth, lot_id=lot_id)
-    until = until or timezone.now()
-    since = since or until - dt.timedelta(days=1)
-    if until <= since or until - since > dt.timedelta(days=92):
-        raise Invalid("parking.stats_range", Msg("统计区间须在92天以内", "The range must be positive and at most 92 days"))
+    since, until = _range(since, until)
     return sel.stats_per_hour(actor=request.auth, lot=lot, since=since, until=until)
 
 
 @router.get("/lots/{lot_id}/guidance", response={200: GuidanceOut, **ERRORS}, summary="实时余位（诱导屏）")
 def guidance(request, lot_id: int):
+    return sel.guidance(lot=sel.lot_get(actor=request.auth, lot_id=lot_id))
+
+
+@router.get("/events", response={200: Page[EventOut], **ERRORS}, summary="车辆进出决策日志")
+def list_events(request, lot_id: int | None = None, plate: str | None = None, direction: str | None = None, allowed: bool | None = None,
+                cursor: str | None = None, limit: int | None = None):
+    if direction not in (None, "", "entry", "exit"):
+        raise Invalid("parking.direction_unknown", Msg("方向须为 entry 或 exit", "Direction must be entry or exit"))
+    return _page(sel.event_list(actor=request.auth, lot_id=lot_id, plate=plate, direction=direction or None, allowed=allowed), cursor, limit)
+
+
+@router.get("/lots/{lot_id}/event-stats", response={200: list[EventHourOut], **ERRORS}, summary="逐小时进出决策统计（放行/拒绝）")
+def lot_event_stats(request, lot_id: int, since: dt.datetime | None = None, until: dt.datetime | None = None):
     lot = sel.lot_get(actor=request.auth, lot_id=lot_id)
-    return {"lot_id": lot.pk, "capacity": lot.capacity, "free": sel.lot_free(lot=lot), "zones": sel.free_spaces(lot=lot)}
+    since, until = _range(since, until)
+    return sel.event_stats_per_hour(lot=lot, since=since, until=until)
+
+
+@router.get("/lots/{lot_id}/displays", response={200: Page[DisplayOut], **ERRORS}, summary="诱导屏列表")
+def list_displays(request, lot_id: int, cursor: str | None = None, limit: int | None = None):
+    lot = sel.lot_get(actor=request.auth, lot_id=lot_id)
+    return _page(sel.display_list(actor=request.auth, lot_id=lot.pk), cursor, limit)
+
+
+@router.post("/lots/{lot_id}/displays", response={201: DisplayCreatedOut, **ERRORS}, summary="新建诱导屏（返回一次性访问地址）")
+def create_display(request, lot_id: int, payload: DisplayIn):
+    lot = sel.lot_get(actor=request.auth, lot_id=lot_id)
+    d, raw = svc.display_create(actor=request.auth, lot=lot, name=payload.name)
+    d.token, d.url = raw, request.build_absolute_uri(reverse("console:parking_wall", args=[raw]))
+    return Status(201, d)
+
+
+@router.post("/displays/{display_id}/revoke", response={200: DisplayOut, **ERRORS}, summary="撤销诱导屏（地址立即失效）")
+def revoke_display(request, display_id: int):
+    return svc.display_revoke(actor=request.auth, display=sel.display_get(actor=request.auth, display_id=display_id))
+
+
+@router.post("/sessions/{session_id}/close", response={200: SessionOut, **ERRORS}, summary="岗亭：手工关闭停车记录")
+def close_session(request, session_id: int, payload: CloseIn):
+    return svc.session_close(actor=request.auth, session=sel.session_get(actor=request.auth, session_id=session_id), note=payload.note)
 
 
 @router.post("/lots/{lot_id}/manual/{direction}", response={200: DecisionOut, **ERRORS}, summary="岗亭：手工录入车牌入场/出场")
@@ -311,7 +373,6 @@ def device_locate(request, payload: LocateIn):
 def device_guidance(request):
     from .models import ParkingLot
 
-    lot = ParkingLot.objects.get(pk=request.auth.id)
-    return {"lot_id": lot.pk, "capacity": lot.capacity, "free": sel.lot_free(lot=lot), "zones": sel.free_spaces(lot=lot)}
+    return sel.guidance(lot=ParkingLot.objects.get(pk=request.auth.id))
 
 

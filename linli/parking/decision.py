@@ -42,6 +42,7 @@ class LotRow:
     terms: Terms | None
     overuse_policy: str
     grace_s: int
+    estate_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -95,9 +96,10 @@ class ParkingIndex:
         idx = cls()
         idx.version = ParkingChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
         rules = {r.pk: Terms.of(r) for r in BillingRule.objects.all()}
-        for lid, code, region_id, path, active, rule_id, policy, grace, token_hash in ParkingLot.objects.order_by().values_list(
-                "id", "code", "region_id", "region__path", "is_active", "rule_id", "overuse_policy", "exit_grace_minutes", "token_hash"):
-            idx.lots[lid] = LotRow(lid, code, region_id, path, active, rules.get(rule_id), policy, grace * 60)
+        for lid, code, region_id, path, active, rule_id, policy, grace, token_hash, estate_id in ParkingLot.objects.order_by().values_list(
+                "id", "code", "region_id", "region__path", "is_active", "rule_id", "overuse_policy", "exit_grace_minutes", "token_hash",
+                "estate_id"):
+            idx.lots[lid] = LotRow(lid, code, region_id, path, active, rules.get(rule_id), policy, grace * 60, estate_id)
             idx.lot_tokens[token_hash] = lid
         idx._load_flags(None)
         idx._load_passes(None)

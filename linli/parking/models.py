@@ -350,3 +350,63 @@ class ParkingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity}#{self.entity_id}@{self.pk}"
+
+
+class Direction(models.TextChoices):
+    ENTRY = "entry", "入场"
+    EXIT = "exit", "出场"
+
+
+class ParkingEvent(models.Model):
+    """决策日志: one row per plate entry/exit decision (allowed or not), written in the same transaction
+    as the decision. Statistics per lot and hour (K3) and the consoles' live feed read from it."""
+
+    SCOPE_FIELD = "region"
+
+    lot = models.ForeignKey(ParkingLot, on_delete=models.CASCADE, related_name="events", verbose_name="停车场")
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="区域")
+    plate = models.CharField("车牌", max_length=16)
+    direction = models.CharField("方向", max_length=5, choices=Direction.choices)
+    allowed = models.BooleanField("放行")
+    reason = models.CharField("原因", max_length=32)
+    at = models.DateTimeField("时间")
+    session = models.ForeignKey(ParkingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="events", verbose_name="停车记录")
+    amount_due_fen = models.PositiveIntegerField("待缴(分)", default=0)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "车辆进出记录"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["region", "id"]), models.Index(fields=["lot", "at"]), models.Index(fields=["lot", "id"])]
+        constraints = [models.CheckConstraint(condition=Q(direction__in=_choices(Direction)), name="parking_event_direction_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.plate} {self.direction} {'✓' if self.allowed else '✗'} {self.reason}"
+
+
+class GuidanceDisplay(TimeStamped):
+    """A wall-mounted guidance screen (K4) of one lot: a read-only URL with a secret token kept only as
+    SHA-256 (shown once). Revoking it makes the URL a 404 at once."""
+
+    SCOPE_FIELD = "lot__region"
+
+    lot = models.ForeignKey(ParkingLot, on_delete=models.CASCADE, related_name="displays", verbose_name="停车场")
+    name = models.CharField("名称", max_length=60)
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_prefix = models.CharField("令牌前缀", max_length=12)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "诱导屏"
+        verbose_name_plural = verbose_name
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @staticmethod
+    def generate_token() -> str:
+        return "gd_" + secrets.token_urlsafe(24)

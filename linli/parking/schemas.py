@@ -263,3 +263,60 @@ class CarLocationOut(Schema):
     zone_name: str | None
     space_number: str | None
     entry_at: dt.datetime
+
+
+class EventOut(Schema):
+    id: int
+    lot_id: int
+    plate: str
+    direction: str
+    allowed: bool
+    reason: str
+    at: dt.datetime
+    session_id: int | None
+    amount_due_fen: int
+
+
+class EventHourOut(Schema):
+    hour: dt.datetime
+    entries: int
+    entries_denied: int
+    exits: int
+    exits_denied: int
+
+
+class RulePatch(Schema):
+    name: str | None = Field(None, max_length=100)
+    free_minutes: int | None = Field(None, ge=0, le=1440)
+    first_minutes: int | None = Field(None, ge=1, le=1440)
+    first_fen: int | None = Field(None, ge=0, le=1_000_000)
+    step_minutes: int | None = Field(None, ge=1, le=1440)
+    step_fen: int | None = Field(None, ge=0, le=1_000_000)
+    daily_cap_fen: int | None = Field(None, ge=0, le=10_000_000)
+    night_start_minute: int | None = Field(None, ge=0, le=1439)
+    night_end_minute: int | None = Field(None, ge=0, le=1439)
+    night_fen: int | None = Field(None, ge=0, le=1_000_000)
+    pass_holders_free: bool | None = None
+    visitor_paid_by_host: bool | None = None
+
+
+class DisplayIn(Schema):
+    name: str = Field(max_length=60)
+
+
+class DisplayOut(Schema):
+    id: int
+    lot_id: int
+    name: str
+    token_prefix: str
+    revoked_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class DisplayCreatedOut(DisplayOut):
+    token: str
+    url: str
+
+
+class CloseIn(Schema):
+    note: str = Field(max_length=200)

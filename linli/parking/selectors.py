@@ -15,7 +15,9 @@ from . import plates
 from .billing import CST
 from .models import (
     BillingRule,
+    GuidanceDisplay,
     ParkingAlarm,
+    ParkingEvent,
     ParkingLot,
     ParkingPass,
     ParkingSession,
@@ -162,13 +164,20 @@ def stats_per_hour(*, actor: Any, lot: ParkingLot, since: dt.datetime, until: dt
                  .values("h").annotate(n=Count("id")).values_list("h", "n"))
     inside = base.filter(entry_at__lt=since).filter(Q(exit_at__isnull=True) | Q(exit_at__gte=since)).count()
     out: list[dict[str, Any]] = []
-    hour = since.astimezone(CST).replace(minute=0, second=0, microsecond=0)
     entries = {k.astimezone(CST): v for k, v in entries.items()}
     exits = {k.astimezone(CST): v for k, v in exits.items()}
-    while hour < until and len(out) < 24 * 93:
+    for hour in _hours(since, until):
         e, x = entries.get(hour, 0), exits.get(hour, 0)
         inside += e - x
         out.append({"hour": hour, "entries": e, "exits": x, "occupied": inside, "free": max(0, lot.capacity - inside)})
+    return out
+
+
+def _hours(since: dt.datetime, until: dt.datetime, most: int = 24 * 93) -> list[dt.datetime]:
+    """The local (Asia/Shanghai) hours from the one holding ``since`` up to ``until``."""
+    out, hour = [], since.astimezone(CST).replace(minute=0, second=0, microsecond=0)
+    while hour < until and len(out) < most:
+        out.append(hour)
         hour += dt.timedelta(hours=1)
     return out
 
@@ -205,3 +214,108 @@ def find_car(*, actor: Any, plate: str) -> ParkingSession:
     if s is None:
         raise NotFound("parking.car_not_found")
     return s
+
+
+# ---- decision log (K3), live feed, guidance displays (K4) ---------------------------------------------
+
+
+def event_list(*, actor: Any, lot_id: int | None = None, plate: str | None = None, direction: str | None = None,
+               allowed: bool | None = None) -> QuerySet[ParkingEvent]:
+    qs = ParkingEvent.objects.for_actor(actor, P.VIEW)
+    if lot_id is not None:
+        qs = qs.filter(lot_id=lot_id)
+    if plate:
+        qs = qs.filter(plate=plates.normalise(plate))
+    if direction:
+        qs = qs.filter(direction=direction)
+    return qs.filter(allowed=allowed) if allowed is not None else qs
+
+
+def event_stats_per_hour(*, lot: ParkingLot, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """Per local hour, from the decision log: entries and exits allowed and denied (one aggregate query)."""
+    rows = (ParkingEvent.objects.filter(lot_id=lot.pk, at__gte=since, at__lt=until).order_by()
+            .annotate(h=TruncHour("at", tzinfo=SHANGHAI)).values("h", "direction", "allowed").annotate(n=Count("id"))
+            .values_list("h", "direction", "allowed", "n"))
+    counts: dict[tuple[dt.datetime, str, bool], int] = {(h.astimezone(CST), d, a): n for h, d, a, n in rows}
+    return [{"hour": h, "entries": counts.get((h, "entry", True), 0), "entries_denied": counts.get((h, "entry", False), 0),
+             "exits": counts.get((h, "exit", True), 0), "exits_denied": counts.get((h, "exit", False), 0)} for h in _hours(since, until)]
+
+
+def live_feed(*, actor: Any, lot: ParkingLot, limit: int = 30) -> list[dict[str, Any]]:
+    """The lot's latest decisions and (for holders of parking.flag) alarms, newest first (two queries)."""
+    events = list(ParkingEvent.objects.filter(lot_id=lot.pk).order_by("-id").values(
+        "id", "plate", "direction", "allowed", "reason", "at", "amount_due_fen", "session_id")[:limit])
+    out = [{"type": "event", **e} for e in events]
+    if actor_covers(actor, P.FLAG, lot):
+        for a in ParkingAlarm.objects.filter(lot_id=lot.pk).order_by("-id").values("id", "plate", "kind", "allowed", "message", "created_at",
+                                                                                 "acknowledged_at")[:limit]:
+            out.append({"type": "alarm", "at": a["created_at"], **a})
+    out.sort(key=lambda r: r["at"], reverse=True)
+    return out[:limit]
+
+
+def actor_covers(actor: Any, perm: str, lot: ParkingLot) -> bool:
+    from linli.orgs.perms import covers
+
+    return covers(actor, perm, lot.region.path)
+
+
+def display_list(*, actor: Any, lot_id: int) -> QuerySet[GuidanceDisplay]:
+    return GuidanceDisplay.objects.for_actor(actor, P.VIEW).filter(lot_id=lot_id)
+
+
+def display_get(*, actor: Any, display_id: int) -> GuidanceDisplay:
+    return _get(GuidanceDisplay.objects.for_actor(actor, P.VIEW).select_related("lot"), display_id, "parking.display_not_found")
+
+
+def display_by_token(raw: str) -> GuidanceDisplay:
+    """The wall display behind a token URL; unknown, revoked or of an inactive lot ⇒ 404."""
+    from linli.orgs.models import hash_token
+
+    if not raw or len(raw) > 100:
+        raise NotFound("parking.display_not_found")
+    d = (GuidanceDisplay.objects.select_related("lot").filter(token_hash=hash_token(raw), revoked_at__isnull=True, lot__is_active=True)
+         .first())
+    if d is None:
+        raise NotFound("parking.display_not_found")
+    return d
+
+
+def guidance(*, lot: ParkingLot) -> dict[str, Any]:
+    """K4: what a guidance screen shows (three aggregate queries)."""
+    return {"lot_id": lot.pk, "capacity": lot.capacity, "free": lot_free(lot=lot), "zones": free_spaces(lot=lot)}
+
+
+# ---- the resident's side (portal) ---------------------------------------------------------------------
+
+
+def my_open_sessions(actor: Any) -> QuerySet[ParkingSession]:
+    """Stays a resident may see and pay: their own cars inside any lot, and visitors they host."""
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return ParkingSession.objects.none()
+    mine = Vehicle.objects.filter(owner_id=pid).values("plate")
+    return (ParkingSession.objects.filter(exit_at__isnull=True).filter(Q(plate__in=mine) | Q(host_person_id=pid))
+            .select_related("lot", "zone", "space").order_by("-entry_at"))
+
+
+def my_passes(actor: Any) -> QuerySet[ParkingPass]:
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return ParkingPass.objects.none()
+    return ParkingPass.objects.filter(person_id=pid).select_related("lot", "space").order_by("-valid_until")
+
+
+def my_hosted_recent(actor: Any, limit: int = 10) -> list[ParkingSession]:
+    """Visitors' stays billed to this resident (the host pays when the rules say so)."""
+    pid = getattr(actor, "person_id", None)
+    if pid is None:
+        return []
+    return list(ParkingSession.objects.filter(host_person_id=pid, exit_at__isnull=False).select_related("lot").order_by("-exit_at")[:limit])
+
+
+def payable_session(*, actor: Any, session_id: int) -> ParkingSession:
+    s = ParkingSession.objects.filter(pk=session_id, exit_at__isnull=True).values_list("lot_id", "plate").first()
+    if s is None:
+        raise NotFound("parking.session_not_found")
+    return open_session_for_payer(actor=actor, lot_id=s[0], plate=s[1])

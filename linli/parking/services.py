@@ -24,11 +24,14 @@ from .billing import Terms, bill
 from .models import (
     AlarmKind,
     BillingRule,
+    Direction,
     Energy,
     FlagKind,
+    GuidanceDisplay,
     OverusePolicy,
     ParkingAlarm,
     ParkingChange,
+    ParkingEvent,
     ParkingLot,
     ParkingPass,
     ParkingSession,
@@ -87,6 +90,28 @@ def rule_create(*, actor: Any, region: Region, name: str, **terms: Any) -> Billi
     record(actor=actor, action="parking.rule_create", obj=rule, after=snapshot(rule), region_path=region.path)
     changed("all")
     return rule
+
+
+@transaction.atomic
+def rule_update(*, actor: Any, rule: BillingRule, name: str | None = None, **terms: Any) -> BillingRule:
+    """Edit a billing rule (applies to stays billed from now on; lots using it get the new terms at once)."""
+    obj = BillingRule.objects.select_for_update().select_related("region").get(pk=rule.pk)
+    check_perm_at(actor, P.MANAGE, obj.region.path, code="parking.rule_not_found")
+    unknown = set(terms) - set(Terms.__dataclass_fields__)
+    if unknown:
+        raise Invalid("parking.rule_field", Msg("未知的收费规则字段", "Unknown billing rule field"), detail={"fields": sorted(unknown)})
+    before = snapshot(obj)
+    if name is not None:
+        obj.name = name
+    for k, v in terms.items():
+        setattr(obj, k, v)
+    if (obj.night_start_minute is None) != (obj.night_end_minute is None):
+        raise Invalid("parking.rule_night", Msg("夜间时段须同时给出开始与结束", "Night window needs both start and end"))
+    _clean(obj)
+    obj.save()
+    record(actor=actor, action="parking.rule_update", obj=obj, before=before, after=snapshot(obj), region_path=obj.region.path)
+    changed("all")
+    return obj
 
 
 @transaction.atomic
@@ -270,10 +295,11 @@ def _alarm(lot: decision.LotRow, kind: str, plate: str, message: str, *, allowed
     return a
 
 
-def _lot_row(lot: Any) -> decision.LotRow | None:
+def _lot_row(lot: Any, index: decision.ParkingIndex | None = None) -> decision.LotRow | None:
+    index = index or decision.get_index()
     if isinstance(lot, decision.LotRow):
-        return decision.get_index().lots.get(lot.id) or lot
-    return decision.get_index().lots.get(getattr(lot, "pk", lot))
+        return index.lots.get(lot.id) or lot
+    return index.lots.get(getattr(lot, "pk", lot))
 
 
 def _host_for_visitor(lot: decision.LotRow, plate: str, at: dt.datetime) -> int | None:
@@ -282,62 +308,102 @@ def _host_for_visitor(lot: decision.LotRow, plate: str, at: dt.datetime) -> int 
         from linli.access.models import VisitorInvite
     except ImportError:  # pragma: no cover - access is an installed app
         return None
-    estate_id = ParkingLot.objects.values_list("estate_id", flat=True).get(pk=lot.id)
-    if estate_id is None:
+    if lot.estate_id is None:
         return None
     return (VisitorInvite.objects.filter(plate=plate, status="confirmed", valid_from__lte=at, valid_until__gt=at,
-                                         house__building__estate_id=estate_id)
+                                         house__building__estate_id=lot.estate_id)
             .order_by("-id").values_list("host_person_id", flat=True).first())
+
+
+def _decision_tx() -> Any:
+    """The transaction of one barrier decision. With ``LINLI_PARKING_ASYNC_COMMIT`` (opt-in, PostgreSQL)
+    its COMMIT does not wait for the WAL flush: a crash of the database server may lose the last
+    fraction of a second of decisions (never corrupt them) — the trade for p99 on a busy disk."""
+    import os
+
+    from django.conf import settings
+    from django.db import connection
+
+    atomic = transaction.atomic()
+    if connection.vendor == "postgresql" and str(getattr(settings, "LINLI_PARKING_ASYNC_COMMIT",
+                                                         os.environ.get("LINLI_PARKING_ASYNC_COMMIT", ""))).lower() in ("1", "true", "yes"):
+        return _AsyncCommit(atomic)
+    return atomic
+
+
+class _AsyncCommit:
+    def __init__(self, atomic: Any) -> None:
+        self.atomic = atomic
+
+    def __enter__(self) -> None:
+        from django.db import connection
+
+        self.atomic.__enter__()
+        if len(connection.atomic_blocks) == 1:  # outermost: our own transaction, not a caller's
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL synchronous_commit TO OFF")
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.atomic.__exit__(*exc)
+
+
+def _log(row: decision.LotRow, plate: str, direction: str, d: decision.Decision, at: dt.datetime) -> decision.Decision:
+    """Store the decision (决策日志) — called inside the decision's own transaction."""
+    ParkingEvent.objects.create(lot_id=row.id, region_id=row.region_id, plate=plate[:16], direction=direction, allowed=d.allowed,
+                                reason=d.reason, at=at, session_id=d.session_id, amount_due_fen=d.amount_due_fen)
+    return d
 
 
 def plate_entry(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decision.Decision:
     """Open the barrier or not. The index answers flags/passes/rules in memory; the database keeps
-    who is inside (the pass row is locked while its cars inside are counted, so two cars of one pass
-    arriving together cannot both pass as pass holders)."""
+    who is inside. The write path is one INSERT for the session and one for the log; a car already
+    inside is caught by the one-open-session constraint, not by a SELECT first. Only a pass with more
+    plates than cars allowed inside locks its row while counting (一卡多车)."""
     at = at or timezone.now()
     p = plates.normalise(plate)
-    row = _lot_row(lot)
+    index = decision.get_index()
+    row = _lot_row(lot, index)
     if row is None:
         return decision.Decision(False, "unknown_lot")
-    pre = decision.get_index().pre_entry(lot_id=row.id, plate=p, at=at)
+    pre = index.pre_entry(lot_id=row.id, plate=p, at=at)
     if not pre.allowed:
-        if pre.flag is not None:
-            with transaction.atomic():
+        with _decision_tx():
+            if pre.flag is not None:
                 _alarm(row, AlarmKind.FLAGGED, p, f"{FlagKind(pre.flag.kind).label}: {pre.flag.reason}", allowed=False,
                        flag_id=pre.flag.id)
-        return decision.Decision(False, pre.reason)
+            return _log(row, p, Direction.ENTRY, decision.Decision(False, pre.reason), at)
     try:
-        with transaction.atomic():
+        with _decision_tx():
             return _enter(row, pre, p, at)
     except IntegrityError:
-        # Two camera reads of one car at once: the constraint let one in; the other joins it.
-        open_id = ParkingSession.objects.filter(lot_id=row.id, plate=p, exit_at__isnull=True).values_list("id", flat=True).first()
-        if open_id is None:
-            raise
-        return decision.Decision(True, "already_inside", 0, open_id)
+        # Already inside (or two camera reads of one car at once): the constraint let one in; this read joins it.
+        with transaction.atomic():
+            open_id = ParkingSession.objects.filter(lot_id=row.id, plate=p, exit_at__isnull=True).values_list("id", flat=True).first()
+            if open_id is None:
+                raise
+            return _log(row, p, Direction.ENTRY, decision.Decision(True, "already_inside", 0, open_id), at)
 
 
 def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> decision.Decision:
-    existing = ParkingSession.objects.filter(lot_id=row.id, plate=p, exit_at__isnull=True).values_list("id", flat=True).first()
-    if existing is not None:
-        return decision.Decision(True, "already_inside", 0, existing)
-    kind, reason, pass_id, zone_id, space_id, host = SessionKind.VISITOR, "visitor", None, None, None, None
+    kind, reason, pass_id, zone_id, space_id, host, overuse = SessionKind.VISITOR, "visitor", None, None, None, None, None
     pr = pre.pass_row
     if pr is not None:
-        ParkingPass.objects.select_for_update().filter(pk=pr.id).values_list("id", flat=True).first()
-        inside = list(ParkingSession.objects.filter(parking_pass_id=pr.id, exit_at__isnull=True).values_list("plate", flat=True))
-        if len(inside) >= pr.max_inside:
-            msg = f"一卡多车：月卡#{pr.id} 已有 {','.join(inside)} 在场，{p} 入场"
+        full = False
+        if len(pr.plates) > pr.max_inside:
+            ParkingPass.objects.select_for_update().filter(pk=pr.id).values_list("id", flat=True).first()
+            inside = list(ParkingSession.objects.filter(parking_pass_id=pr.id, exit_at__isnull=True).values_list("id", "plate"))
+            mine = next((sid for sid, plate in inside if plate == p), None)
+            if mine is not None:
+                return _log(row, p, Direction.ENTRY, decision.Decision(True, "already_inside", 0, mine), at)
+            full = len(inside) >= pr.max_inside
+        if full:
+            overuse = f"一卡多车：月卡#{pr.id} 已有 {','.join(plate for _sid, plate in inside)} 在场，{p} 入场"
             if row.overuse_policy == OverusePolicy.DENY:
-                _alarm(row, AlarmKind.OVERUSE, p, msg, allowed=False, pass_id=pr.id)
-                return decision.Decision(False, "pass_overuse")
+                _alarm(row, AlarmKind.OVERUSE, p, overuse, allowed=False, pass_id=pr.id)
+                return _log(row, p, Direction.ENTRY, decision.Decision(False, "pass_overuse"), at)
             reason = "pass_overuse_visitor"
-            overuse = msg
         else:
             kind, reason, pass_id, zone_id, space_id = SessionKind.PASS, "pass", pr.id, pr.zone_id, pr.space_id
-            overuse = None
-    else:
-        overuse = None
     if kind == SessionKind.VISITOR and row.terms is not None and row.terms.visitor_paid_by_host:
         host = _host_for_visitor(row, p, at)
         if host is not None:
@@ -348,7 +414,7 @@ def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> 
         _alarm(row, AlarmKind.OVERUSE, p, overuse, allowed=True, pass_id=pr.id, session_id=s.pk)
     if pre.flag is not None:
         _alarm(row, AlarmKind.FLAGGED, p, f"{FlagKind.WATCH.label}: {pre.flag.reason}", allowed=True, flag_id=pre.flag.id, session_id=s.pk)
-    return decision.Decision(True, reason, 0, s.pk)
+    return _log(row, p, Direction.ENTRY, decision.Decision(True, reason, 0, s.pk), at)
 
 
 def amount_due(session: ParkingSession, terms: Terms | None, grace_s: int, at: dt.datetime) -> tuple[int, int]:
@@ -370,19 +436,20 @@ def plate_exit(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decisi
     row = _lot_row(lot)
     if row is None:
         return decision.Decision(False, "unknown_lot")
-    with transaction.atomic():
+    with _decision_tx():
         s = ParkingSession.objects.select_for_update().filter(lot_id=row.id, plate=p, exit_at__isnull=True).first()
         if s is None:
-            return decision.Decision(False, "no_session")
+            return _log(row, p, Direction.EXIT, decision.Decision(False, "no_session"), at)
         total, due = amount_due(s, row.terms, row.grace_s, at)
         if due > 0 and s.host_person_id is None:
-            s.amount_fen = total
-            s.save(update_fields=["amount_fen"])
-            return decision.Decision(False, "payment_due", due, s.pk)
+            if s.amount_fen != total:
+                s.amount_fen = total
+                s.save(update_fields=["amount_fen"])
+            return _log(row, p, Direction.EXIT, decision.Decision(False, "payment_due", due, s.pk), at)
         reason = "host_billed" if due > 0 else ("pass" if s.kind == SessionKind.PASS else ("paid" if s.paid_fen else "free"))
         s.amount_fen, s.exit_at, s.status = total, max(at, s.entry_at), SessionStatus.EXITED
         s.save(update_fields=["amount_fen", "exit_at", "status"])
-        return decision.Decision(True, reason, due if reason == "host_billed" else 0, s.pk)
+        return _log(row, p, Direction.EXIT, decision.Decision(True, reason, due if reason == "host_billed" else 0, s.pk), at)
 
 
 def quote(*, session: ParkingSession, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -463,3 +530,61 @@ def staff_pass(*, actor: Any, lot: ParkingLot, plate: str, direction: str, at: d
                                                                                      "reason": d.reason, "session_id": d.session_id},
                region_path=path)
     return d
+
+
+# ---- guidance displays (K4): read-only wall screens with a revocable token ----------------------------
+
+
+@transaction.atomic
+def display_create(*, actor: Any, lot: ParkingLot, name: str) -> tuple[GuidanceDisplay, str]:
+    """A wall display URL for ``lot``; returns the raw token once (only its SHA-256 is stored)."""
+    path = _lot_path(lot)
+    check_perm_at(actor, P.MANAGE, path, code="parking.lot_not_found")
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("parking.display_name", Msg("请填写诱导屏名称", "Name the display"))
+    raw = GuidanceDisplay.generate_token()
+    d = GuidanceDisplay(lot=lot, name=name[:60], token_hash=hash_token(raw), token_prefix=raw[:10],
+                        created_by=actor if getattr(actor, "pk", None) else None)
+    _clean(d)
+    d.save()
+    after = snapshot(d)
+    after.pop("token_hash", None)
+    record(actor=actor, action="parking.display_create", obj=d, after=after, region_path=path)
+    return d, raw
+
+
+@transaction.atomic
+def display_revoke(*, actor: Any, display: GuidanceDisplay) -> GuidanceDisplay:
+    d = GuidanceDisplay.objects.select_for_update().select_related("lot").get(pk=display.pk)
+    path = _lot_path(d.lot)
+    check_perm_at(actor, P.MANAGE, path, code="parking.display_not_found")
+    if d.revoked_at is None:
+        d.revoked_at = timezone.now()
+        d.save(update_fields=["revoked_at", "updated_at"])
+        record(actor=actor, action="parking.display_revoke", obj=d, detail={"prefix": d.token_prefix}, region_path=path)
+    return d
+
+
+# ---- booth: close a session by hand ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_close(*, actor: Any, session: ParkingSession, note: str, at: dt.datetime | None = None) -> ParkingSession:
+    """The booth closes a stay by hand (the car left unseen, a misread plate): audited with the reason."""
+    s = ParkingSession.objects.select_for_update().select_related("region").get(pk=session.pk)
+    check_perm_at(actor, P.OPERATE, s.region.path, code="parking.session_not_found")
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("parking.close_note", Msg("请填写手工关闭的原因", "Give the reason for closing by hand"))
+    if s.exit_at is not None:
+        raise Conflict("parking.session_closed", Msg("该车已离场", "The car has already left"))
+    before = snapshot(s)
+    s.exit_at, s.status = max(at or timezone.now(), s.entry_at), SessionStatus.EXITED
+    s.save(update_fields=["exit_at", "status"])
+    ParkingEvent.objects.create(lot_id=s.lot_id, region_id=s.region_id, plate=s.plate, direction=Direction.EXIT, allowed=True,
+                                reason="closed_by_hand", at=s.exit_at, session_id=s.pk)
+    record(actor=actor, action="parking.session_close", obj=s, before=before, after=snapshot(s), detail={"note": note[:200]},
+           region_path=s.region.path)
+    return s
+

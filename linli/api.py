@@ -32,6 +32,8 @@ ROUTERS = [
     ("/iot", "linli.iot.api", "物 iot"),
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
+    ("/parking/sharing", "linli.parking.api_sharing", "共享车位 sharing"),
+    ("/parking/charging", "linli.parking.api_charging", "充电 charging"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
 ]
 

@@ -30,9 +30,12 @@ from .schemas_sharing import (
 router = Router()
 
 
-def _with_state(chargers: list) -> list[dict]:
+def _with_state(chargers: list) -> list:
     states = ch.charger_states(chargers)
-    return [{**ChargerOut.from_orm(c).dict(), **states[c.pk]} for c in chargers]
+    for c in chargers:
+        for k, v in states[c.pk].items():
+            setattr(c, k, v)
+    return chargers
 
 
 @router.get("/tariffs", response={200: Page[TariffOut], **ERRORS}, summary="充电资费")

@@ -13,7 +13,7 @@ from linli.places.models import Region
 
 from . import charging as ch
 from . import selectors as sel
-from .api_sharing import page
+from .api import _page as page
 from .models import ChargingTariff
 from .schemas import PayIn
 from .schemas_sharing import (

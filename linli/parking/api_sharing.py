@@ -6,17 +6,16 @@ and bookings per lot (parking.view), set a lot's settlement terms and see the se
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from ninja import Router, Status
 
 from linli.core.errors import Invalid, NotFound
 from linli.core.i18n import Msg
-from linli.core.pagination import paginate
 from linli.core.schemas import ERRORS, Page
 
 from . import selectors as sel
 from . import sharing as sh
+from .api import _page as page
 from .schemas import PayIn
 from .schemas_sharing import (
     BookingIn,
@@ -31,11 +30,6 @@ from .schemas_sharing import (
 )
 
 router = Router()
-
-
-def page(qs, cursor: str | None, limit: int | None, order: str = "-id") -> dict[str, Any]:
-    rows, next_cursor = paginate(qs, cursor=cursor, limit=limit, order=order)
-    return {"items": rows, "next_cursor": next_cursor}
 
 
 def check_range(start_at: dt.datetime, end_at: dt.datetime, max_days: int = 31) -> None:

@@ -511,6 +511,17 @@ class Builder:
                                    channel="portal")
         self.stats.add("accounts", len(STAFF_PLAN) + len(self.resident_heads))
 
+    def build_sharing(self) -> None:
+        """K6/K7: shared spaces, a booking and two charger piles in the demo community (linli.parking.demo_sharing)."""
+        from linli.orgs.models import Account
+        from linli.parking.demo_sharing import build
+
+        gi = self.account_grid
+        counts = build(community=gi.community, grid=gi.region, owners=[pid for pid, _ in self.resident_heads],
+                       admin=Account.objects.get(username="admin"), log=self.log)
+        for key, n in counts.items():
+            self.stats.add(key, n)
+
     # ---- run ----------------------------------------------------------------------------------
     def run(self) -> Stats:
         t0 = time.perf_counter()
@@ -540,6 +551,7 @@ class Builder:
             self.writer.close()
             self.stats.timings["places_people_s"] = round(time.perf_counter() - t1, 2)
             self.build_accounts()
+            self.build_sharing()
             from linli.audit.services import record
 
             record(actor=None, action="demo.load", object_type="demo", object_id=self.seed,

@@ -41,6 +41,7 @@ from .services import check_is_resident, plate_or_invalid
 
 MAX_WINDOW = dt.timedelta(days=31)
 MIN_BOOKING = dt.timedelta(minutes=15)
+MAX_GRACE = dt.timedelta(minutes=240)  # the largest grace a lot may configure (terms_set)
 SHAREABLE = (SpaceKind.OWNED, SpaceKind.RENTED, SpaceKind.SHARED)
 
 
@@ -261,10 +262,11 @@ def refund(*, region_id: int, booking: ShareBooking) -> int:
 def on_entry(*, lot_id: int, plate: str, at: dt.datetime) -> ShareBooking | None:
     """Called by ``services.plate_entry`` inside its transaction: a car with a booking here that starts
     within the grace period (or is running) is let in to its booked space; the booking is in use."""
-    grace = dt.timedelta(minutes=terms_for(lot_id).grace_minutes)
-    b = (ShareBooking.objects.select_for_update(of=("self",)).select_related("space").filter(lot_id=lot_id, plate=plate, status=BookingStatus.BOOKED,
-                                                         start_at__lte=at + grace, end_at__gt=at).order_by("start_at").first())
-    if b is None:
+    # One indexed query for the common case (a visitor without a booking); the lot's grace only then.
+    b = (ShareBooking.objects.select_for_update(of=("self",)).select_related("space")
+         .filter(lot_id=lot_id, plate=plate, status=BookingStatus.BOOKED, start_at__lte=at + MAX_GRACE, end_at__gt=at)
+         .order_by("start_at").first())
+    if b is None or b.start_at > at + dt.timedelta(minutes=terms_for(lot_id).grace_minutes):
         return None
     b.status, b.entered_at = BookingStatus.IN_USE, at
     b.save(update_fields=["status", "entered_at", "updated_at"])

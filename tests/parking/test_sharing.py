@@ -13,11 +13,21 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import QuerySet
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linli.core.errors import Conflict, Invalid, NotFound
 from linli.parking import services as svc
 from linli.parking import sharing
-from linli.parking.models import BookingStatus, LedgerEntry, ParkingSession, ShareBooking, WindowStatus
+from linli.parking.models import (
+    BookingStatus,
+    LedgerEntry,
+    ParkingSession,
+    ShareBooking,
+    ShareWindow,
+    SharingTerms,
+    WindowStatus,
+)
 from linli.parking.perms import ParkingPerm as P
 from tests import factories as f
 
@@ -217,3 +227,18 @@ def test_K6_two_bookings_at_once_race_only_one_wins(settings):
             th.join(60)
     assert len(wins) == 1 and codes == ["sharing.slot_taken"]
     assert ShareBooking.objects.filter(space=space, status="booked").count() == 1
+
+
+@given(st.integers(15, 31 * 24 * 60), st.integers(0, 600), st.integers(0, 100_000), st.sampled_from(["hourly", "flat"]))
+def test_K6_price_and_overstay_fee_never_negative_and_monotonic(minutes, more, price, mode):
+    w = ShareWindow(price_mode=mode, price_fen=price)
+    short = sharing.price_for(w, T0, T0 + dt.timedelta(minutes=minutes))
+    longer = sharing.price_for(w, T0, T0 + dt.timedelta(minutes=minutes + more))
+    assert 0 <= short <= longer
+    if mode == "flat":
+        assert short == longer == price
+    terms = SharingTerms(grace_minutes=15, overstay_fen_per_hour=price)
+    a = sharing.overstay_fee(terms, T0, T0 + dt.timedelta(minutes=minutes))
+    b = sharing.overstay_fee(terms, T0, T0 + dt.timedelta(minutes=minutes + more))
+    assert 0 <= a <= b
+    assert sharing.overstay_fee(terms, T0, T0 + dt.timedelta(minutes=15)) == 0

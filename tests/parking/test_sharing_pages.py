@@ -124,3 +124,17 @@ def test_K6_K7_console_pages_scope_and_queries(site, django_assert_max_num_queri
     viewer = as_(f.account(perms=[P.VIEW], scope=site.tree.community_a))
     assert viewer.get("/console/sharing/").status_code == 200
     assert viewer.get("/console/sharing/settlement/").status_code == 403
+
+
+def test_K6_K7_portal_lists_have_fixed_query_counts(site, django_assert_max_num_queries):
+    w = sharing.window_publish(actor=site.resident, space=site.space, start_at=site.start, end_at=site.start + 10 * H, price_fen=300)
+    for i in range(5):
+        sharing.booking_create(actor=site.booker, window=w, plate=f"鲁A3000{i}", start_at=site.start + i * H, end_at=site.start + (i + 1) * H)
+    c = as_(site.booker)
+    with django_assert_max_num_queries(12):
+        assert c.get("/portal/sharing/").content.decode().count("鲁A3000") == 5
+    with django_assert_max_num_queries(12):
+        assert c.get("/portal/sharing/chargers/").status_code == 200
+    owner = as_(site.resident)
+    with django_assert_max_num_queries(12):
+        assert "B1-001" in owner.get("/portal/sharing/share/").content.decode()

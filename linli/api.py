@@ -33,6 +33,8 @@ ROUTERS = [
     ("/ngsi-ld", "linli.iot.api_ngsi_ld", "NGSI-LD"),
     ("/access", "linli.access.api", "门禁 access"),
     ("/parking", "linli.parking.api", "停车 parking"),
+    ("/parking/sharing", "linli.parking.api_sharing", "共享车位 sharing"),
+    ("/parking/charging", "linli.parking.api_charging", "充电 charging"),
     ("/knowledge", "linli.knowledge.api", "知识库 knowledge"),
     ("/patrols", "linli.patrols.api", "巡查 patrols"),
     ("/hotline", "linli.hotline.api", "热线 hotline"),

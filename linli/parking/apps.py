@@ -7,6 +7,7 @@ class ParkingConfig(AppConfig):
     verbose_name = "停车"
 
     def ready(self) -> None:
-        from . import perms
+        from . import charging, perms
 
         perms.register()
+        charging.register_commands()

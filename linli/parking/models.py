@@ -410,3 +410,295 @@ class GuidanceDisplay(TimeStamped):
     @staticmethod
     def generate_token() -> str:
         return "gd_" + secrets.token_urlsafe(24)
+
+
+# ---- K6 sharing: idle windows of private spaces, bookings, the money ledger -------------------------
+
+ACTIVE_BOOKING = ("booked", "in_use")
+
+
+class SharingTerms(TimeStamped):
+    """Per lot, as data: how a shared-space booking is settled. ``platform_permille`` of every payment
+    goes to the platform/property company, the rest is credited to the space owner; a no-show costs
+    ``no_show_fen``; time past the booking's end (beyond ``grace_minutes``) costs ``overstay_fen_per_hour``
+    (pro rata per started minute)."""
+
+    SCOPE_FIELD = "lot__region"
+
+    lot = models.OneToOneField(ParkingLot, on_delete=models.CASCADE, related_name="sharing_terms", verbose_name="停车场")
+    platform_permille = models.PositiveSmallIntegerField("平台/物业分成(‰)", default=0)
+    grace_minutes = models.PositiveSmallIntegerField("入场/离场宽限(分钟)", default=15)
+    no_show_fen = models.PositiveIntegerField("爽约费(分)", default=0)
+    overstay_fen_per_hour = models.PositiveIntegerField("超时费(分/小时)", default=0)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "共享车位结算规则"
+        verbose_name_plural = verbose_name
+        constraints = [models.CheckConstraint(condition=Q(platform_permille__lte=1000), name="parking_sharing_permille_range")]
+
+
+class PriceMode(models.TextChoices):
+    HOURLY = "hourly", "按小时"
+    FLAT = "flat", "一口价"
+
+
+class WindowStatus(models.TextChoices):
+    OPEN = "open", "开放预约"
+    WITHDRAWN = "withdrawn", "已撤回"
+
+
+class ShareWindow(TimeStamped):
+    """An idle window of a private (owned/rented) space its owner offers to others."""
+
+    SCOPE_FIELD = "lot__region"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="share_windows", verbose_name="车位")
+    lot = models.ForeignKey(ParkingLot, on_delete=models.CASCADE, related_name="share_windows", verbose_name="停车场")
+    owner = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="share_windows", verbose_name="业主")
+    start_at = models.DateTimeField("开始")
+    end_at = models.DateTimeField("结束")
+    price_mode = models.CharField("计价方式", max_length=8, choices=PriceMode.choices, default=PriceMode.HOURLY)
+    price_fen = models.PositiveIntegerField("价格(分)")
+    status = models.CharField("状态", max_length=10, choices=WindowStatus.choices, default=WindowStatus.OPEN)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "共享时段"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["lot", "status", "start_at"]), models.Index(fields=["owner", "id"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="parking_window_order"),
+            models.CheckConstraint(condition=Q(price_mode__in=_choices(PriceMode)), name="parking_window_price_mode_valid"),
+            models.CheckConstraint(condition=Q(status__in=_choices(WindowStatus)), name="parking_window_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space_id}@{self.start_at:%Y-%m-%d %H:%M}"
+
+
+class BookingStatus(models.TextChoices):
+    BOOKED = "booked", "已预约"
+    IN_USE = "in_use", "使用中"
+    COMPLETED = "completed", "已完成"
+    CANCELLED = "cancelled", "已取消"
+    NO_SHOW = "no_show", "爽约"
+
+
+class ShareBooking(TimeStamped):
+    """A booking of a shared window. Active bookings (booked, in use) of one space never overlap: an
+    EXCLUDE constraint on PostgreSQL, a trigger on SQLite (migration ``sharing``), not only a check."""
+
+    SCOPE_FIELD = "lot__region"
+
+    window = models.ForeignKey(ShareWindow, on_delete=models.PROTECT, related_name="bookings", verbose_name="共享时段")
+    space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="share_bookings", verbose_name="车位")
+    lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="share_bookings", verbose_name="停车场")
+    booker = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="share_bookings", verbose_name="预约人")
+    plate = models.CharField("车牌", max_length=8)
+    start_at = models.DateTimeField("开始")
+    end_at = models.DateTimeField("结束")
+    status = models.CharField("状态", max_length=10, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
+    amount_fen = models.PositiveIntegerField("应付(分)", default=0)
+    overstay_fen = models.PositiveIntegerField("超时费(分)", default=0)
+    paid_fen = models.PositiveIntegerField("已付(分)", default=0)
+    paid_at = models.DateTimeField("付款时间", null=True, blank=True)
+    entered_at = models.DateTimeField("入场时间", null=True, blank=True)
+    exited_at = models.DateTimeField("离场时间", null=True, blank=True)
+    overstaying = models.BooleanField("超时未离场", default=False)
+    conflict = models.BooleanField("前车超时冲突", default=False)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "共享车位预约"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["lot", "plate", "status"]), models.Index(fields=["status", "start_at"]),
+                   models.Index(fields=["booker", "id"]), models.Index(fields=["space", "start_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="parking_booking_order"),
+            models.CheckConstraint(condition=Q(status__in=_choices(BookingStatus)), name="parking_booking_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plate}@{self.space_id} {self.start_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total_fen(self) -> int:
+        return self.amount_fen + self.overstay_fen
+
+    @property
+    def due_fen(self) -> int:
+        return max(0, self.total_fen - self.paid_fen)
+
+
+# ---- K7 EV charging: tariffs as data, charger piles (iot devices on a space), slots, sessions ----------
+
+
+class ChargingTariff(TimeStamped):
+    """充电资费 as data. ``periods``: time-of-use energy prices, a list of {"from": "HH:MM", "fen_per_kwh": n}
+    starting at 00:00 (Asia/Shanghai local time, a fixed +08:00); plus a service fee per hour of
+    charging and an idle (occupation) fee per hour once the car is full and ``idle_grace_minutes`` have
+    passed, capped at ``idle_cap_fen`` per session. See ``charging.bill_session``."""
+
+    SCOPE_FIELD = "region"
+
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="适用区域")
+    name = models.CharField("名称", max_length=100)
+    periods = models.JSONField("分时电价", default=list)
+    service_fen_per_hour = models.PositiveIntegerField("服务费(分/小时)", default=0)
+    idle_fen_per_hour = models.PositiveIntegerField("充满后占位费(分/小时)", default=0)
+    idle_grace_minutes = models.PositiveSmallIntegerField("充满后免费占位(分钟)", default=15)
+    idle_cap_fen = models.PositiveIntegerField("占位费封顶(分)", null=True, blank=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "充电资费"
+        verbose_name_plural = verbose_name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Charger(TimeStamped):
+    """充电桩: an iot device of type ``ev_charger`` standing at a parking space."""
+
+    SCOPE_FIELD = "lot__region"
+
+    device = models.OneToOneField("iot.Device", on_delete=models.PROTECT, related_name="charger", verbose_name="设备")
+    lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="chargers", verbose_name="停车场")
+    space = models.OneToOneField(Space, on_delete=models.PROTECT, related_name="charger", verbose_name="车位")
+    tariff = models.ForeignKey(ChargingTariff, on_delete=models.PROTECT, related_name="chargers", verbose_name="资费")
+    name = models.CharField("名称", max_length=60)
+    max_power_kw = models.DecimalField("额定功率(kW)", max_digits=6, decimal_places=1, default=7)
+    is_active = models.BooleanField("启用", default=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "充电桩"
+        verbose_name_plural = verbose_name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChargerBooking(TimeStamped):
+    """A reserved time slot at a charger; active slots of one charger never overlap (same database
+    guard as ``ShareBooking``, migration ``charging``)."""
+
+    SCOPE_FIELD = "lot__region"
+
+    charger = models.ForeignKey(Charger, on_delete=models.PROTECT, related_name="bookings", verbose_name="充电桩")
+    lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="+", verbose_name="停车场")
+    booker = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="charger_bookings", verbose_name="预约人")
+    plate = models.CharField("车牌", max_length=8)
+    start_at = models.DateTimeField("开始")
+    end_at = models.DateTimeField("结束")
+    status = models.CharField("状态", max_length=10, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "充电预约"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["charger", "start_at"]), models.Index(fields=["booker", "id"]), models.Index(fields=["status", "start_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="parking_chbooking_order"),
+            models.CheckConstraint(condition=Q(status__in=_choices(BookingStatus)), name="parking_chbooking_status_valid"),
+        ]
+
+
+class ChargingStatus(models.TextChoices):
+    CHARGING = "charging", "充电中"
+    COMPLETED = "completed", "已结束"
+    FAILED = "failed", "启动失败"
+
+
+class ChargingSession(TimeStamped):
+    """One charge: started and stopped through iot commands (D5); energy from the pile's meter readings
+    (``energy_kwh`` telemetry) at start and stop; billed by energy and time. One open session per pile."""
+
+    SCOPE_FIELD = "lot__region"
+
+    charger = models.ForeignKey(Charger, on_delete=models.PROTECT, related_name="sessions", verbose_name="充电桩")
+    lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="+", verbose_name="停车场")
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="charging_sessions", verbose_name="用户")
+    booking = models.ForeignKey(ChargerBooking, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions", verbose_name="预约")
+    status = models.CharField("状态", max_length=10, choices=ChargingStatus.choices, default=ChargingStatus.CHARGING)
+    started_at = models.DateTimeField("开始时间")
+    stopped_at = models.DateTimeField("结束时间", null=True, blank=True)
+    full_at = models.DateTimeField("充满时间", null=True, blank=True)
+    start_kwh = models.DecimalField("起始读数(kWh)", max_digits=12, decimal_places=3)
+    stop_kwh = models.DecimalField("结束读数(kWh)", max_digits=12, decimal_places=3, null=True, blank=True)
+    energy_wh = models.PositiveIntegerField("电量(Wh)", default=0)
+    energy_fen = models.PositiveIntegerField("电费(分)", default=0)
+    service_fen = models.PositiveIntegerField("服务费(分)", default=0)
+    idle_fen = models.PositiveIntegerField("占位费(分)", default=0)
+    paid_fen = models.PositiveIntegerField("已付(分)", default=0)
+    paid_at = models.DateTimeField("付款时间", null=True, blank=True)
+    start_command = models.ForeignKey("iot.DeviceCommand", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    stop_command = models.ForeignKey("iot.DeviceCommand", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "充电记录"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["person", "id"]), models.Index(fields=["charger", "id"]), models.Index(fields=["status", "started_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["charger"], condition=Q(status="charging"), name="parking_one_open_charge"),
+            models.CheckConstraint(condition=Q(status__in=_choices(ChargingStatus)), name="parking_charge_status_valid"),
+            models.CheckConstraint(condition=Q(stopped_at__isnull=True) | Q(stopped_at__gte=F("started_at")), name="parking_charge_order"),
+        ]
+
+    @property
+    def total_fen(self) -> int:
+        return self.energy_fen + self.service_fen + self.idle_fen
+
+    @property
+    def due_fen(self) -> int:
+        return max(0, self.total_fen - self.paid_fen) if self.status == ChargingStatus.COMPLETED else 0
+
+
+class LedgerKind(models.TextChoices):
+    CHARGE = "charge", "用户付款"
+    OWNER_CREDIT = "owner_credit", "业主收入"
+    PLATFORM_FEE = "platform_fee", "平台/物业分成"
+
+
+class LedgerEntry(models.Model):
+    """Money of sharing and charging, append-only, integer fen (signed: a refund negates earlier rows).
+    Each payment writes one row per kind under its ``payment_no``: charge (−, the payer), owner credit
+    (+, the space owner; absent for chargers), platform fee (+). The rows of a payment sum to zero."""
+
+    SCOPE_FIELD = "region"
+
+    region = models.ForeignKey("places.Region", on_delete=models.PROTECT, related_name="+", verbose_name="区域")
+    booking = models.ForeignKey(ShareBooking, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger", verbose_name="车位预约")
+    charging_session = models.ForeignKey("ChargingSession", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger",
+                                         verbose_name="充电记录")
+    payment_no = models.PositiveSmallIntegerField("付款序号")
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="当事人")
+    kind = models.CharField("类型", max_length=14, choices=LedgerKind.choices)
+    amount_fen = models.IntegerField("金额(分)")
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = "共享与充电账目"
+        verbose_name_plural = verbose_name
+        indexes = [models.Index(fields=["person", "kind"]), models.Index(fields=["region", "id"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=_choices(LedgerKind)), name="parking_ledger_kind_valid"),
+            models.CheckConstraint(condition=Q(booking__isnull=False) ^ Q(charging_session__isnull=False), name="parking_ledger_one_subject"),
+            models.UniqueConstraint(fields=["booking", "payment_no", "kind"], name="parking_ledger_booking_unique"),
+            models.UniqueConstraint(fields=["charging_session", "payment_no", "kind"], name="parking_ledger_charging_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_fen}"

@@ -354,6 +354,12 @@ def _log(row: decision.LotRow, plate: str, direction: str, d: decision.Decision,
     return d
 
 
+def _sharing():  # imported late: sharing.py builds on this module
+    from . import sharing as mod
+
+    return mod
+
+
 def plate_entry(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decision.Decision:
     """Open the barrier or not. The index answers flags/passes/rules in memory; the database keeps
     who is inside. The write path is one INSERT for the session and one for the log; a car already
@@ -408,6 +414,8 @@ def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> 
         host = _host_for_visitor(row, p, at)
         if host is not None:
             reason = "visitor_host_pays"
+    if kind == SessionKind.VISITOR and (booked := _sharing().on_entry(lot_id=row.id, plate=p, at=at)) is not None:  # K6 booked space
+        reason, host, space_id, zone_id = "shared_booking", None, booked.space_id, booked.space.zone_id
     s = ParkingSession.objects.create(lot_id=row.id, region_id=row.region_id, plate=p, kind=kind, entry_at=at, parking_pass_id=pass_id,
                                       zone_id=zone_id, space_id=space_id, host_person_id=host, entry_reason=reason)
     if overuse is not None:
@@ -419,8 +427,8 @@ def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> 
 
 def amount_due(session: ParkingSession, terms: Terms | None, grace_s: int, at: dt.datetime) -> tuple[int, int]:
     """(total for the stay so far, still due) in fen. Time after a payment is free within the grace."""
-    if terms is None or (session.kind == SessionKind.PASS and terms.pass_holders_free):
-        return 0, 0
+    if terms is None or (session.kind == SessionKind.PASS and terms.pass_holders_free) or session.entry_reason == "shared_booking":
+        return 0, 0  # a shared-space booking is paid through the booking (K6)
     end = at
     if session.paid_at is not None and at <= session.paid_at + dt.timedelta(seconds=grace_s):
         end = session.paid_at
@@ -449,6 +457,8 @@ def plate_exit(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decisi
         reason = "host_billed" if due > 0 else ("pass" if s.kind == SessionKind.PASS else ("paid" if s.paid_fen else "free"))
         s.amount_fen, s.exit_at, s.status = total, max(at, s.entry_at), SessionStatus.EXITED
         s.save(update_fields=["amount_fen", "exit_at", "status"])
+        if s.entry_reason == "shared_booking":
+            _sharing().on_exit(lot_id=row.id, plate=p, at=at)  # K6: complete the booking, charge an overstay
         return _log(row, p, Direction.EXIT, decision.Decision(True, reason, due if reason == "host_billed" else 0, s.pk), at)
 
 

@@ -548,6 +548,17 @@ class Builder:
         now = dt.datetime.combine(ANCHOR, dt.time(18, 0), tzinfo=dt.UTC)
         self.stats.add("hotline_calls", build_calls(agent=agent, persons=[(r.person, r.house) for r in rows], now=now, log=self.log))
 
+    def build_sharing(self) -> None:
+        """K6/K7: shared spaces, a booking and two charger piles in the demo community (linli.parking.demo_sharing)."""
+        from linli.orgs.models import Account
+        from linli.parking.demo_sharing import build
+
+        gi = self.account_grid
+        counts = build(community=gi.community, grid=gi.region, owners=[pid for pid, _ in self.resident_heads],
+                       admin=Account.objects.get(username="admin"), log=self.log)
+        for key, n in counts.items():
+            self.stats.add(key, n)
+
     # ---- run ----------------------------------------------------------------------------------
     def run(self) -> Stats:
         t0 = time.perf_counter()
@@ -579,6 +590,7 @@ class Builder:
             self.build_accounts()
             self.build_iot()
             self.build_calls()
+            self.build_sharing()
             from linli.audit.services import record
 
             record(actor=None, action="demo.load", object_type="demo", object_id=self.seed,

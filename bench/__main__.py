@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "ingest":
         from bench import ingest
 
-        report["ingest"] = ingest.run(devices=100, messages=3_000) if args.quick else ingest.run()
+        report["ingest"] = ingest.run() if args.quick else ingest.run(full=True)
 
     if args.only == "parking":
         from bench import parking

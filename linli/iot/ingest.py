@@ -53,6 +53,7 @@ MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=15)
 DIRECTORY_TTL = 30.0
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_US = dt.timedelta(microseconds=1)
 
 
 class Rejected(Exception):
@@ -247,23 +248,47 @@ def rule_book() -> rules_mod.RuleBook:
 Row = tuple[int, str, dt.datetime, float | None, str | None]
 
 
+TEMP_TABLE_FLAG = "_linli_telemetry_in"
+
+
 def _write_pg(rows: list[Row]) -> list[Row]:
+    """Binary COPY into a session temp table, then one INSERT … ON CONFLICT DO NOTHING RETURNING the rows
+    that were really new (COPY itself cannot skip duplicates). The temp table is created once per
+    database session (``ON COMMIT DELETE ROWS`` empties it at every commit); it counts as created only
+    once a transaction creating it has committed."""
+    nested = len(connection.atomic_blocks) > 1  # inside an outer transaction that may still roll back
     with connection.cursor() as cur:
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS iot_telemetry_in (device_id bigint, key varchar(64), ts timestamptz,"
-            " value double precision, value_text text) ON COMMIT DELETE ROWS"
-        )
-        with cur.cursor.copy("COPY iot_telemetry_in (device_id, key, ts, value, value_text) FROM STDIN") as copy:
+        raw = connection.connection
+        if not getattr(raw, TEMP_TABLE_FLAG, False):
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS iot_telemetry_in (device_id bigint, key varchar(64), ts timestamptz,"
+                " value double precision, value_text text) ON COMMIT DELETE ROWS"
+            )
+            if not nested:
+                transaction.on_commit(lambda: setattr(raw, TEMP_TABLE_FLAG, True))
+        with cur.cursor.copy("COPY iot_telemetry_in (device_id, key, ts, value, value_text) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "varchar", "timestamptz", "float8", "text"])
             for r in rows:
                 copy.write_row(r)
+        # Return the identity of the new rows only, ts as integer µs (no datetime parsing per row).
         cur.execute(
             "INSERT INTO iot_telemetry (device_id, key, ts, value, value_text)"
             " SELECT device_id, key, ts, value, value_text FROM iot_telemetry_in"
-            " ON CONFLICT DO NOTHING RETURNING device_id, key, ts, value, value_text"
+            " ON CONFLICT DO NOTHING RETURNING device_id, key, (extract(epoch FROM ts) * 1000000)::bigint"
         )
-        new = cur.fetchall()
-        cur.execute("DELETE FROM iot_telemetry_in")  # empty already at commit; also when nested in an outer transaction
-    return [tuple(r) for r in new]
+        inserted = cur.fetchall()
+        if nested:  # no commit of ours empties the table
+            cur.execute("DELETE FROM iot_telemetry_in")
+    if len(inserted) == len(rows):
+        return rows  # every row was new (the usual case)
+    fresh = {(d, k, us) for d, k, us in inserted}
+    new: list[Row] = []
+    for r in rows:
+        ident = (r[0], r[1], (r[2] - EPOCH) // ONE_US)
+        if ident in fresh:
+            fresh.discard(ident)  # a row repeated inside the batch was inserted once
+            new.append(r)
+    return new
 
 
 def _write_sqlite(rows: list[Row]) -> list[Row]:

@@ -2,8 +2,11 @@
 
 - Fixed client id + MQTT 5 ``clean_start=False`` with a session expiry: while the worker is down (or
   killed with -9) the broker keeps its subscriptions and queues its messages.
-- ``manual_ack=True``: paho does not PUBACK on receipt. Messages are collected into batches (size or
-  time), ``ingest_batch`` commits them, and only then every message of the batch is acknowledged.
+- ``manual_ack=True``: paho does not PUBACK on receipt. Messages are collected into batches,
+  ``ingest_batch`` commits them, and only then every message of the batch is acknowledged.
+- Batching without added latency: the worker takes whatever has arrived as soon as anything has (up to
+  ``batch_size``); while a batch commits the next one accumulates, so batches grow with the load by
+  themselves. ``batch_ms`` > 0 additionally waits that long for a batch to fill.
   Unacknowledged messages are redelivered after a crash; the (device, key, ts) key makes them no-ops.
 - Acks are tagged with the connection generation: after a reconnect the broker resends what was not
   acknowledged, so acks belonging to the old connection are dropped rather than sent on the new one.
@@ -65,7 +68,7 @@ class BrokerUrl:
 
 
 class IngestWorker:
-    def __init__(self, url: str, *, client_id: str = "linli-ingest-1", batch_size: int = 2000, batch_ms: int = 50,
+    def __init__(self, url: str, *, client_id: str = "linli-ingest-1", batch_size: int = 5000, batch_ms: int = 0,
                  shared: bool = False, qos: int = 1) -> None:
         self.broker = BrokerUrl.parse(url)
         self.client_id = client_id
@@ -76,6 +79,7 @@ class IngestWorker:
         self.inbox: deque[tuple[int, int, int, str, bytes]] = deque()  # (generation, mid, qos, topic, payload)
         self.generation = 0
         self.connected = threading.Event()
+        self.arrived = threading.Event()  # set by the network thread when the inbox gets a message
         self.stopping = threading.Event()
         self.totals = IngestResult()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
@@ -105,6 +109,8 @@ class IngestWorker:
 
     def _on_message(self, client, userdata, msg) -> None:
         self.inbox.append((self.generation, msg.mid, msg.qos, msg.topic, msg.payload))
+        if not self.arrived.is_set():
+            self.arrived.set()
 
     # -- main loop (this thread): batch → commit → ack --
     def start(self) -> None:
@@ -117,9 +123,14 @@ class IngestWorker:
         self.stopping.set()
 
     def _take_batch(self) -> list[tuple[int, int, int, str, bytes]]:
-        deadline = time.monotonic() + self.batch_s
-        while len(self.inbox) < self.batch_size and time.monotonic() < deadline and not self.stopping.is_set():
-            time.sleep(0.002)
+        if not self.inbox:
+            self.arrived.clear()
+            if not self.inbox:  # a message appended between the check and clear() set the event again
+                self.arrived.wait(0.2)
+        if self.batch_s and self.inbox:
+            deadline = time.monotonic() + self.batch_s
+            while len(self.inbox) < self.batch_size and time.monotonic() < deadline and not self.stopping.is_set():
+                time.sleep(0.002)
         batch = []
         for _ in range(min(self.batch_size, len(self.inbox))):
             batch.append(self.inbox.popleft())

@@ -8,28 +8,24 @@ skip, unless LINLI_REQUIRE_SERVICES=1 where a missing broker/PostgreSQL is a fai
 
 from __future__ import annotations
 
-import getpass
-import io
-import os
-import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from linli.iot.models import Alarm, IngestCounter, Telemetry
-from tests.conftest import REQUIRE_SERVICES, need_service
+from tests.conftest import need_service
+from tests.iot import mqtt_support
 from tests.iot.helpers import device
+from tests.iot.mqtt_support import ROOT, SERVICE_PASSWORD, Broker, build_plugin, wait_published
+from tests.iot.mqtt_support import connect as _connect
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["PORT", "ROOT", "SERVICE_PASSWORD", "_kill", "broker", "write_passwords"]  # used by test_commands
+
 PORT = 18830
-SERVICE_PASSWORD = "ingest-test-password"
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -42,62 +38,22 @@ def _require_pg() -> None:
         pytest.skip("MQTT end-to-end tests run on the PostgreSQL test run (the worker subprocess needs a shared database)")
 
 
-class Broker:
-    """The product config with test paths and port."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.proc: subprocess.Popen | None = None
-        conf = (ROOT / "deploy/mosquitto/linli.conf").read_text()
-        conf = conf.replace("persistence_location /var/lib/mosquitto/", f"persistence_location {tmp}/")
-        conf = conf.replace("password_file /etc/mosquitto/linli.passwd", f"password_file {tmp}/linli.passwd")
-        conf = conf.replace("acl_file /etc/mosquitto/linli.acl", f"acl_file {ROOT}/deploy/mosquitto/linli.acl")
-        conf = conf.replace("listener 1883 0.0.0.0", f"listener {PORT} 127.0.0.1")
-        assert f"listener {PORT}" in conf and str(tmp) in conf
-        conf += f"\n# test: do not drop privileges (the test's temporary files are private)\nuser {getpass.getuser()}\n"
-        (tmp / "linli.conf").write_text(conf)
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.tmp / "linli.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        from tests.conftest import reachable
-
-        while not reachable("127.0.0.1", PORT):
-            assert self.proc.poll() is None, "mosquitto exited"
-            assert time.monotonic() < deadline, "mosquitto did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # graceful: persistence is written
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def broker(tmp_path):
-    if not shutil.which("mosquitto"):
-        if REQUIRE_SERVICES:
-            pytest.fail("mosquitto binary required")
-        pytest.skip("mosquitto binary not installed")
+    plugin = build_plugin()
     _require_pg()
-    b = Broker(tmp_path)
-    (tmp_path / "linli.passwd").write_text("")
+    b = Broker(tmp_path, PORT, plugin)
     yield b
     b.stop()
 
 
 def write_passwords(broker: Broker) -> None:
-    call_command("iot_broker_passwd", out=str(broker.tmp / "linli.passwd"), service=[f"linli-ingest:{SERVICE_PASSWORD}"], stdout=io.StringIO())
+    broker.write_credentials()
 
 
 def start_worker(tmp: Path, n: int = 0) -> subprocess.Popen:
-    s = connection.settings_dict
-    env = dict(os.environ, DATABASE_URL=f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}", LINLI_LOG_LEVEL="WARNING")
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "iot_ingest", "--url", f"mqtt://linli-ingest:{SERVICE_PASSWORD}@127.0.0.1:{PORT}",
-         "--client-id", "linli-ingest-test"],
-        cwd=ROOT, env=env, stdout=open(tmp / f"worker{n}.log", "w"), stderr=subprocess.STDOUT,
-    )
+    return mqtt_support.start_worker(tmp, f"mqtt://linli-ingest:{SERVICE_PASSWORD}@127.0.0.1:{PORT}", client_id="linli-ingest-test",
+                                     log_name=f"worker{n}.log", wait=False)
 
 
 def wait_ready(tmp: Path, n: int, proc: subprocess.Popen) -> None:
@@ -111,28 +67,7 @@ def wait_ready(tmp: Path, n: int, proc: subprocess.Popen) -> None:
 
 
 def publisher(username: str, password: str, client_id: str = ""):
-    import paho.mqtt.client as mqtt
-
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"pub-{username}", protocol=mqtt.MQTTv311)
-    c.username_pw_set(username, password)
-    c.max_inflight_messages_set(200)
-    c.max_queued_messages_set(0)
-    c.reconnect_delay_set(0.1, 1)
-    ok = threading.Event()
-    c.on_connect = lambda client, userdata, flags, rc, props: ok.set() if not rc.is_failure else None
-    c.connect("127.0.0.1", PORT)
-    c.loop_start()
-    assert ok.wait(10), f"device {username} could not connect"
-    return c
-
-
-def wait_published(infos: list, timeout: float = 60) -> None:
-    """Like wait_for_publish, but also for messages queued while the client was disconnected."""
-    deadline = time.monotonic() + timeout
-    for i in infos:
-        while not i.is_published():
-            assert time.monotonic() < deadline, "publish not acknowledged by the broker"
-            time.sleep(0.01)
+    return _connect(PORT, username, password, client_id=client_id)
 
 
 def publish(client, username: str, start: int, count: int, base_ms: int = 1_763_900_000_000) -> list:

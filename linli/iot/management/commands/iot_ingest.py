@@ -17,8 +17,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--url", default=settings.LINLI_MQTT_URL or "mqtt://127.0.0.1:1883")
         parser.add_argument("--client-id", default=os.environ.get("LINLI_MQTT_CLIENT_ID", "linli-ingest-1"))
-        parser.add_argument("--batch-size", type=int, default=2000)
-        parser.add_argument("--batch-ms", type=int, default=50)
+        parser.add_argument("--batch-size", type=int, default=5000, help="most messages committed in one transaction")
+        parser.add_argument("--batch-ms", type=int, default=0, help="extra wait for a batch to fill (0: take what has arrived)")
         parser.add_argument("--shared", action="store_true", help="subscribe via $share/linli-ingest/ (several workers)")
         parser.add_argument("--exit-when-idle", type=float, default=None, help="stop after this many seconds without messages")
 

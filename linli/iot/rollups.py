@@ -217,6 +217,7 @@ def retention_run(*, now: dt.datetime | None = None) -> dict[str, Any]:
 # ---- series for charts and the API ---------------------------------------------------------------
 MAX_POINTS = 2000
 MAX_RAW_SPAN = dt.timedelta(days=7)
+TAIL_ROWS = 50_000  # raw rows folded into not-yet-rolled-up buckets of one chart, at most
 MAX_SPAN = dt.timedelta(days=3660)
 AUTO = [(dt.timedelta(hours=6), "raw"), (dt.timedelta(days=3), "5m"), (dt.timedelta(days=31), "1h")]
 RESOLUTIONS = ("auto", "raw", *SIZES)
@@ -266,7 +267,26 @@ def series(*, device_id: int, key: str, start: dt.datetime, end: dt.datetime, re
         raise Invalid("series.too_many_points", Msg("该范围按所选分辨率超过{max}个点，请缩小范围或选择更粗的分辨率",
                                                     "More than {max} points at this resolution; narrow the range or choose a coarser one"),
                       max=MAX_POINTS)
-    qs = (TelemetryRollup.objects.filter(device_id=device_id, key=key, resolution=resolution, bucket__gte=floor(start, resolution), bucket__lt=end)
+    first = floor(start, resolution)
+    # Buckets from the one holding the rollup watermark on are not final yet: they come from the raw
+    # rows, so a chart always reaches the latest reading (also before the rollup task's first run).
+    watermark = RollupState.objects.filter(name=STATE).values_list("watermark", flat=True).first()
+    tail = max(first, floor(watermark, resolution)) if watermark else first
+    qs = (TelemetryRollup.objects.filter(device_id=device_id, key=key, resolution=resolution, bucket__gte=first, bucket__lt=min(end, tail))
           .order_by("bucket").values_list("bucket", "n", "vmin", "vmax", "vsum", "vlast"))
     points = [{"ts": b, "value": s / n, "min": lo, "max": hi, "last": last, "count": n} for b, n, lo, hi, s, last in qs]
-    return Series(resolution, start, end, points, False)
+    truncated = False
+    if tail < end:
+        tail = max(tail, end - MAX_RAW_SPAN)
+        rows = list(Telemetry.objects.filter(device_id=device_id, key=key, ts__gte=tail, ts__lt=end, value__isnull=False)
+                    .order_by("-ts").values_list("ts", "value")[:TAIL_ROWS + 1])
+        truncated = len(rows) > TAIL_ROWS
+        buckets: dict[dt.datetime, dict[str, Any]] = {}
+        for ts, v in reversed(rows[:TAIL_ROWS]):
+            b = buckets.setdefault(floor(ts, resolution), {"n": 0, "min": v, "max": v, "sum": 0.0})
+            b["n"] += 1
+            b["sum"] += v
+            b["min"], b["max"], b["last"] = min(b["min"], v), max(b["max"], v), v
+        points += [{"ts": k, "value": b["sum"] / b["n"], "min": b["min"], "max": b["max"], "last": b["last"], "count": b["n"]}
+                   for k, b in sorted(buckets.items())]
+    return Series(resolution, start, end, points, truncated)

@@ -87,6 +87,10 @@ class ParkingIndex:
         self.flags_by_id: dict[int, FlagRow] = {}
         self.passes: dict[str, list[PassRow]] = {}
         self.passes_by_id: dict[int, PassRow] = {}
+        # K6: (lot, plate) of shared-space bookings not yet entered — only these pay for a booking
+        # lookup at the barrier; every other visitor's entry stays two INSERTs.
+        self.booked: dict[int, tuple[int, str]] = {}
+        self.booked_keys: set[tuple[int, str]] = set()
 
     # ---- loading (ORM only here) ----------------------------------------------------------
     @classmethod
@@ -103,7 +107,26 @@ class ParkingIndex:
             idx.lot_tokens[token_hash] = lid
         idx._load_flags(None)
         idx._load_passes(None)
+        idx._load_bookings(None)
         return idx
+
+    def _load_bookings(self, ids: list[int] | None) -> None:
+        from .models import BookingStatus, ShareBooking
+
+        qs = ShareBooking.objects.order_by()
+        if ids is None:
+            self.booked.clear()
+            qs = qs.filter(status=BookingStatus.BOOKED)
+        else:
+            for i in ids:
+                self.booked.pop(i, None)
+            qs = qs.filter(pk__in=ids, status=BookingStatus.BOOKED)
+        for bid, lot_id, plate in qs.values_list("id", "lot_id", "plate"):
+            self.booked[bid] = (lot_id, plate)
+        self.booked_keys = set(self.booked.values())
+
+    def may_have_booking(self, lot_id: int, plate: str) -> bool:
+        return (lot_id, plate) in self.booked_keys
 
     def _load_flags(self, ids: list[int] | None) -> None:
         from .models import PlateFlag
@@ -154,6 +177,8 @@ class ParkingIndex:
             self._load_flags(sorted(by["flag"]))
         if "pass" in by:
             self._load_passes(sorted(by["pass"]))
+        if "booking" in by:
+            self._load_bookings(sorted(by["booking"]))
         self.version = rows[-1][0]
         return True
 

@@ -380,7 +380,7 @@ def plate_entry(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decis
             return _log(row, p, Direction.ENTRY, decision.Decision(False, pre.reason), at)
     try:
         with _decision_tx():
-            return _enter(row, pre, p, at)
+            return _enter(row, pre, p, at, may_book=index.may_have_booking(row.id, p))
     except IntegrityError:
         # Already inside (or two camera reads of one car at once): the constraint let one in; this read joins it.
         with transaction.atomic():
@@ -390,7 +390,7 @@ def plate_entry(*, lot: Any, plate: str, at: dt.datetime | None = None) -> decis
             return _log(row, p, Direction.ENTRY, decision.Decision(True, "already_inside", 0, open_id), at)
 
 
-def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> decision.Decision:
+def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime, *, may_book: bool = False) -> decision.Decision:
     kind, reason, pass_id, zone_id, space_id, host, overuse = SessionKind.VISITOR, "visitor", None, None, None, None, None
     pr = pre.pass_row
     if pr is not None:
@@ -414,7 +414,7 @@ def _enter(row: decision.LotRow, pre: decision.Pre, p: str, at: dt.datetime) -> 
         host = _host_for_visitor(row, p, at)
         if host is not None:
             reason = "visitor_host_pays"
-    if kind == SessionKind.VISITOR and (booked := _sharing().on_entry(lot_id=row.id, plate=p, at=at)) is not None:  # K6 booked space
+    if kind == SessionKind.VISITOR and may_book and (booked := _sharing().on_entry(lot_id=row.id, plate=p, at=at)) is not None:  # K6 booked space
         reason, host, space_id, zone_id = "shared_booking", None, booked.space_id, booked.space.zone_id
     s = ParkingSession.objects.create(lot_id=row.id, region_id=row.region_id, plate=p, kind=kind, entry_at=at, parking_pass_id=pass_id,
                                       zone_id=zone_id, space_id=space_id, host_person_id=host, entry_reason=reason)

@@ -37,7 +37,7 @@ from .models import (
     WindowStatus,
 )
 from .perms import ParkingPerm as P
-from .services import check_is_resident, plate_or_invalid
+from .services import changed, check_is_resident, plate_or_invalid
 
 MAX_WINDOW = dt.timedelta(days=31)
 MIN_BOOKING = dt.timedelta(minutes=15)
@@ -165,6 +165,7 @@ def booking_create(*, actor: Any, window: ShareWindow, plate: str, start_at: dt.
                                             end_at=end_at, amount_fen=price_for(w, start_at, end_at))
     except IntegrityError as exc:
         raise _overlap_conflict() from exc
+    changed("booking", b.pk)  # the barrier's index learns this plate has a booking here
     record(actor=actor, action="sharing.book", obj=b, after=snapshot(b), region_path=_path(w.lot_id))
     return b
 
@@ -201,6 +202,7 @@ def booking_cancel(*, actor: Any, booking: ShareBooking, now: dt.datetime | None
         refund(region_id=ParkingLot.objects.values_list("region_id", flat=True).get(pk=b.lot_id), booking=b)
     b.status, b.amount_fen, b.paid_fen = BookingStatus.CANCELLED, 0, 0
     b.save(update_fields=["status", "amount_fen", "paid_fen", "updated_at"])
+    changed("booking", b.pk)
     record(actor=actor, action="sharing.cancel", obj=b, before=before, after=snapshot(b), region_path=path)
     return b
 
@@ -270,6 +272,7 @@ def on_entry(*, lot_id: int, plate: str, at: dt.datetime) -> ShareBooking | None
         return None
     b.status, b.entered_at = BookingStatus.IN_USE, at
     b.save(update_fields=["status", "entered_at", "updated_at"])
+    changed("booking", b.pk)
     record(actor=None, action="sharing.entered", obj=b, after={"status": b.status, "entered_at": at.isoformat()}, region_path=_path(lot_id))
     return b
 
@@ -323,6 +326,7 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
             before = snapshot(locked)
             locked.status, locked.amount_fen = BookingStatus.NO_SHOW, terms.get(b.lot_id, SharingTerms()).no_show_fen
             locked.save(update_fields=["status", "amount_fen", "updated_at"])
+            changed("booking", locked.pk)
             record(actor=None, action="sharing.no_show", obj=locked, before=before, after=snapshot(locked), region_path=_path(b.lot_id))
             out["no_show"] += 1
     for b in ShareBooking.objects.filter(status=BookingStatus.IN_USE, end_at__lt=now).order_by("id")[:5000]:

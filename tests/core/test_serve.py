@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from linli.core.management.commands.serve import scheduler_command, web_command, worker_command
+from linli.core.management.commands.serve import mqtt_commands, scheduler_command, web_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +34,16 @@ def test_serve_commands_use_wsgi_static_files_and_all_queues(settings):
     worker = worker_command()
     assert "db_worker" in worker and worker[worker.index("--queue-name") + 1] == "*"
     assert scheduler_command()[-1] == "scheduler"  # the third child: periodic tasks (linli/<app>/schedules.py)
+
+
+def test_D2_A3_serve_starts_mqtt_children_only_when_configured(settings):
+    settings.LINLI_MQTT_URL = ""
+    assert mqtt_commands() == {}
+    settings.LINLI_MQTT_URL = "mqtt://linli-ingest:secret@127.0.0.1:1883"
+    cmds = mqtt_commands()
+    assert set(cmds) == {"ingest", "access-rpc"}
+    assert cmds["ingest"][2:] == ["iot_ingest", "--url", settings.LINLI_MQTT_URL]
+    assert cmds["access-rpc"][2:] == ["access_rpc", "--url", settings.LINLI_MQTT_URL]
 
 
 def test_serve_refuses_a_busy_port():

@@ -32,7 +32,7 @@ def console_nav(request) -> list[dict]:
         ("console:people", _("人员查询"), Perm.PERSON_VIEW, {"people", "person"}),
         ("console:groups", _("特殊人群"), Perm.SPECIAL_GROUP_VIEW, {"groups", "group"}),
         ("console:cases_home", _("事件工单"), "case.view", None),
-        ("console:hotline_home", _("热线坐席"), "case.intake", None),
+        ("console:hotline_home", _("热线坐席"), ("case.intake", "hotline.view"), None),
         ("console:patrols_home", _("网格巡查"), ("patrol.view", "patrol.perform"), None),
         ("console:iot_home", _("设备告警"), ("device.view", "alarm.view"), None),
         ("console:access_home", _("门禁访客"), ("access.view", "access.visitor_desk", "access.watch_list"), None),

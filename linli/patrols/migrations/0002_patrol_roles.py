@@ -1,13 +1,15 @@
 """Patrol permissions on the default roles (O2 roles are data): grid workers perform their own tasks;
-community, street and district staff see and manage routes and plans in their scope. Permission
+community, street and district staff see and manage routes and plans in their scope (and may patrol). Permission
 names are spelled out: a migration must not follow later edits of the enum."""
 
 from django.db import migrations
 
 ADD = {
-    "district_admin": ["patrol.view", "patrol.manage"],
-    "street_officer": ["patrol.view", "patrol.manage"],
-    "community_worker": ["patrol.view", "patrol.manage"],
+    # Supervisors also hold patrol.perform: an assigner must hold every permission of a role it grants
+    # (O2 no-escalation), so a street officer can still appoint grid workers.
+    "district_admin": ["patrol.view", "patrol.manage", "patrol.perform"],
+    "street_officer": ["patrol.view", "patrol.manage", "patrol.perform"],
+    "community_worker": ["patrol.view", "patrol.manage", "patrol.perform"],
     "grid_worker": ["patrol.perform"],
     "case_supervisor": ["patrol.view"],
     "auditor": ["patrol.view"],

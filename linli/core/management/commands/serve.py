@@ -1,6 +1,7 @@
 """manage.py serve [--host H] [--port P] — the web server (granian, WSGI), the background worker
 (django-tasks-db ``db_worker``, all queues) and the scheduler of periodic tasks (``manage.py
-scheduler``) as child processes, with signals forwarded.
+scheduler``) as child processes, with signals forwarded; with ``LINLI_MQTT_URL`` set also the MQTT
+ingest worker and the gate RPC responder (restarted after a pause if they exit, e.g. broker down).
 
 Granian serves STATIC_ROOT at /static itself (run ``collectstatic`` first; ``make run`` does).
 Ctrl+C or SIGTERM stops all children gracefully; if one child dies, the other is stopped too and
@@ -50,6 +51,23 @@ def worker_command() -> list[str]:
 def scheduler_command() -> list[str]:
     manage = Path(settings.BASE_DIR) / "manage.py"
     return [sys.executable, str(manage), "scheduler"]
+
+
+def mqtt_commands() -> dict[str, list[str]]:
+    """With ``LINLI_MQTT_URL`` set: the MQTT ingest worker (D2) and the gate decision responder (A3).
+    They are optional children: if the broker is unreachable they exit and are restarted after a pause,
+    while the web server keeps serving (HTTP ingest and HTTP decisions still work)."""
+    url = getattr(settings, "LINLI_MQTT_URL", "")
+    if not url:
+        return {}
+    manage = str(Path(settings.BASE_DIR) / "manage.py")
+    return {
+        "ingest": [sys.executable, manage, "iot_ingest", "--url", url],
+        "access-rpc": [sys.executable, manage, "access_rpc", "--url", url],
+    }
+
+
+OPTIONAL_RESTART_S = 10.0
 
 
 def port_free(host: str, port: int) -> bool:
@@ -119,6 +137,10 @@ class Command(BaseCommand):
             start("worker", worker_command())
         if not no_scheduler:
             start("scheduler", scheduler_command())
+        optional = mqtt_commands()
+        restart_at: dict[str, float] = {}
+        for name, cmd in optional.items():
+            start(name, cmd)
         if wait_for_port(host, port, 120, procs["web"]) and not stopping:
             self.stdout.write(self.banner(host, port, procs))
             self.stdout.flush()
@@ -129,11 +151,19 @@ class Command(BaseCommand):
                 if rc is None:
                     continue
                 del procs[name]
-                if not stopping:
+                if not stopping and name in optional:
+                    self.stderr.write(f"{name} exited with code {rc}; restarting in {OPTIONAL_RESTART_S:g} s.")
+                    restart_at[name] = time.monotonic() + OPTIONAL_RESTART_S
+                elif not stopping:
                     self.stderr.write(f"{name} exited with code {rc}; stopping the rest.")
                     code = rc or 1
                     stop()
+            for name, when in list(restart_at.items()):
+                if not stopping and time.monotonic() >= when:
+                    del restart_at[name]
+                    start(name, optional[name])
             if stopping:
+                restart_at.clear()
                 deadline = time.monotonic() + STOP_TIMEOUT
                 while procs and time.monotonic() < deadline:
                     for name, p in list(procs.items()):
@@ -164,9 +194,11 @@ class Command(BaseCommand):
                 conn.close()
         worker = f"pid {procs['worker'].pid} (queues: all)" if "worker" in procs else "not started (--no-worker)"
         scheduler = f"pid {procs['scheduler'].pid}" if "scheduler" in procs else "not started (--no-scheduler)"
+        mqtt = (f"MQTT ingest pid {procs['ingest'].pid}, gate RPC pid {procs['access-rpc'].pid}" if "ingest" in procs and "access-rpc" in procs
+                else "MQTT not started (set LINLI_MQTT_URL)")
         return "\n".join([
             "",
-            f"Linli 邻里 is running (web pid {procs['web'].pid}, worker {worker}, scheduler {scheduler})",
+            f"Linli 邻里 is running (web pid {procs['web'].pid}, worker {worker}, scheduler {scheduler}; {mqtt})",
             f"  Console 工作台   {base}/console/",
             f"  Portal  居民端   {base}/portal/",
             f"  API docs 接口    {base}/api/v1/docs",

@@ -4,9 +4,11 @@ names are spelled out: a migration must not follow later edits of the enum."""
 
 from django.db import migrations
 
+# District and street staff assign the grid_worker role; they may only grant what they hold (O2, no
+# escalation), so they also hold patrol.perform (they may walk a patrol themselves).
 ADD = {
-    "district_admin": ["patrol.view", "patrol.manage"],
-    "street_officer": ["patrol.view", "patrol.manage"],
+    "district_admin": ["patrol.view", "patrol.manage", "patrol.perform"],
+    "street_officer": ["patrol.view", "patrol.manage", "patrol.perform"],
     "community_worker": ["patrol.view", "patrol.manage"],
     "grid_worker": ["patrol.perform"],
     "case_supervisor": ["patrol.view"],

@@ -1,15 +1,15 @@
 """Patrol permissions on the default roles (O2 roles are data): grid workers perform their own tasks;
-community, street and district staff see and manage routes and plans in their scope (and may patrol). Permission
+community, street and district staff see and manage routes and plans in their scope. Permission
 names are spelled out: a migration must not follow later edits of the enum."""
 
 from django.db import migrations
 
+# District and street staff assign the grid_worker role; they may only grant what they hold (O2, no
+# escalation), so they also hold patrol.perform (they may walk a patrol themselves).
 ADD = {
-    # Supervisors also hold patrol.perform: an assigner must hold every permission of a role it grants
-    # (O2 no-escalation), so a street officer can still appoint grid workers.
     "district_admin": ["patrol.view", "patrol.manage", "patrol.perform"],
     "street_officer": ["patrol.view", "patrol.manage", "patrol.perform"],
-    "community_worker": ["patrol.view", "patrol.manage", "patrol.perform"],
+    "community_worker": ["patrol.view", "patrol.manage"],
     "grid_worker": ["patrol.perform"],
     "case_supervisor": ["patrol.view"],
     "auditor": ["patrol.view"],

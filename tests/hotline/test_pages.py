@@ -99,7 +99,7 @@ def test_L1_one_form_opens_a_hotline_case_with_photo(hw):
     call.refresh_from_db()
     assert call.outcome == Outcome.CASE_OPENED
     page = c.get(reverse("console:hotline_call", args=[call.pk])).content.decode()  # ended: the record, not the screen
-    assert 'id="call-outcome"' in page and "已立案转办" in page and 'id="case-form"' not in page
+    assert 'id="call-outcome"' in page and "已立案转办" in page and 'id="case-form"' not in page and 'id="next-call"' in page
 
 
 def test_L1_case_form_shows_duplicates_then_confirm(hw):

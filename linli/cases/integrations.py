@@ -10,7 +10,8 @@ module turns pending rows into cases through ``services.case_from_alarm`` and st
 - a periodic catch-up (``cases.alarm_intake`` in ``schedules.py``) for rows written by bulk inserts,
   while no worker ran, or whose processing failed.
 
-The catch-up also reflects alarms that cleared before anyone acted on their case.
+An alarm that clears before anyone acted on its case is noted on the case the same two ways (a
+hook on the alarm's save, and the catch-up).
 """
 
 from __future__ import annotations
@@ -81,7 +82,18 @@ def _outbox_written(sender, instance, created: bool, raw: bool = False, **kw) ->
         transaction.on_commit(lambda: file_alarm_case.enqueue(instance.pk))
 
 
+def _alarm_saved(sender, instance, created: bool, raw: bool = False, **kw) -> None:
+    from linli.iot.models import AlarmStatus
+
+    if not created and not raw and instance.status == AlarmStatus.CLEARED:
+        from .tasks import note_alarm_cleared
+
+        alarm_id = instance.pk
+        transaction.on_commit(lambda: note_alarm_cleared.enqueue(alarm_id))
+
+
 def connect() -> None:
-    from linli.iot.models import AlarmOutbox
+    from linli.iot.models import Alarm, AlarmOutbox
 
     post_save.connect(_outbox_written, sender=AlarmOutbox, dispatch_uid="cases-alarm-outbox")
+    post_save.connect(_alarm_saved, sender=Alarm, dispatch_uid="cases-alarm-cleared")

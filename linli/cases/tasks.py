@@ -34,3 +34,11 @@ def process_alarm_outbox() -> dict[str, int]:
     from .integrations import process_outbox
 
     return process_outbox()
+
+
+@task()
+def note_alarm_cleared(alarm_id: int) -> bool:
+    """Note on its case that an alarm cleared before anyone acted (enqueued when the clear commits)."""
+    from .services import case_note_alarm_cleared
+
+    return case_note_alarm_cleared(alarm_id=alarm_id) is not None

@@ -104,6 +104,8 @@ def access_home(request):
         return redirect("console:access_gates")
     if can["desk"]:
         return redirect("console:access_visitors")
+    if can["issue"]:
+        return redirect("console:access_people")
     check_perm_anywhere(request.user, P.WATCH_LIST)
     return redirect("console:access_watch")
 

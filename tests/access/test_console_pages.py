@@ -55,6 +55,9 @@ def test_A5_gate_console_lists_gates_in_scope_with_feed_and_chart(site):
     # out of scope gate: 404; a user without access perms: 403
     assert c.get(reverse("console:access_gate", args=[site.gate_b.pk])).status_code == 404
     assert c.get(reverse("console:access_gate_feed", args=[site.gate_b.pk]), HTTP_HX_REQUEST="true").status_code == 404
+    for perm, page in (("access.visitor_desk", "access_visitors"), ("access.credential_issue", "access_people"), ("access.watch_list", "access_watch")):
+        only = client_for(f.account(f"only-{perm}", perms=[perm], scope=site.tree.community_a))
+        assert only.get(reverse("console:access_home"))["Location"] == reverse(f"console:{page}"), perm
     nobody = client_for(f.account("nobody", perms=["person.view"], scope=site.tree.community_a))
     assert nobody.get(reverse("console:access_gates")).status_code == 403
     assert nobody.get(reverse("console:access_home")).status_code == 403

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "rollups":
         from bench import rollups
 
-        report["rollups"] = rollups.run(devices=100, minutes=1440, reads=30, quick=True) if args.quick else rollups.run()
+        report["rollups"] = rollups.run(devices=100, minutes=3 * 1440, reads=30, quick=True) if args.quick else rollups.run()
 
     if args.only == "cases":
         from bench import cases

@@ -322,7 +322,7 @@ def bin_collections(request: HttpRequest, device_id: int):
 
 def _route_out(route) -> dict:
     return {"id": route.pk, "region_id": route.region_id, "name": route.name, "round_times": route.round_times, "note": route.note,
-            "device_ids": [s.device_id for s in environment.route_stops(route)]}
+            "device_ids": [s.device_id for s in sorted(route.stops.all(), key=lambda s: s.position)]}
 
 
 @router.get("/collection-routes", response={200: list[RouteOut], **ERRORS})

@@ -184,3 +184,20 @@ def test_K2_device_entry_endpoint_is_the_two_inserts_end_to_end(lot_site, settin
         assert r.status_code == 200 and r.json()["reason"] == "visitor"
 
     assert _statements(call) == ["INSERT", "INSERT"]  # token from the index, no session/user lookups
+
+
+@pytest.mark.django_db(transaction=True)
+def test_K2_async_commit_is_opt_in_and_only_for_the_decisions_own_transaction(lot_site, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    from django.db import transaction
+
+    s = lot_site
+    decision.get_index()
+    settings.LINLI_PARKING_CHECK_MS = 60_000
+    assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A11111", at=T0)) == ["INSERT", "INSERT"]
+    settings.LINLI_PARKING_ASYNC_COMMIT = True
+    assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A22222", at=T0)) == ["SET", "INSERT", "INSERT"]
+    with transaction.atomic():  # inside a caller's transaction the caller's durability is left alone
+        assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A33333", at=T0)) == ["INSERT", "INSERT"]
+    assert ParkingSession.objects.filter(lot=s.lot).count() == 3

@@ -5,10 +5,12 @@ the decision index after commit."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
@@ -319,11 +321,6 @@ def _decision_tx() -> Any:
     """The transaction of one barrier decision. With ``LINLI_PARKING_ASYNC_COMMIT`` (opt-in, PostgreSQL)
     its COMMIT does not wait for the WAL flush: a crash of the database server may lose the last
     fraction of a second of decisions (never corrupt them) — the trade for p99 on a busy disk."""
-    import os
-
-    from django.conf import settings
-    from django.db import connection
-
     atomic = transaction.atomic()
     if connection.vendor == "postgresql" and str(getattr(settings, "LINLI_PARKING_ASYNC_COMMIT",
                                                          os.environ.get("LINLI_PARKING_ASYNC_COMMIT", ""))).lower() in ("1", "true", "yes"):
@@ -336,8 +333,6 @@ class _AsyncCommit:
         self.atomic = atomic
 
     def __enter__(self) -> None:
-        from django.db import connection
-
         self.atomic.__enter__()
         if len(connection.atomic_blocks) == 1:  # outermost: our own transaction, not a caller's
             with connection.cursor() as cur:

@@ -15,21 +15,9 @@ from linli.parking import services as svc
 from linli.parking.models import ParkingEvent
 from linli.parking.perms import ParkingPerm as P
 from tests import factories as f
+from tests.e2e.test_portal import axe, browser_context_args  # noqa: F401 — the phone-sized context and the axe check
 
 pytestmark = pytest.mark.e2e
-
-
-def axe(page) -> None:
-    try:
-        from tests.e2e.conftest import assert_accessible
-    except ImportError:
-        return
-    assert_accessible(page)
-
-
-@pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "locale": "zh-CN", "viewport": {"width": 390, "height": 844}, "is_mobile": True}
 
 
 @pytest.fixture

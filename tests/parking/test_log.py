@@ -168,3 +168,36 @@ def test_K2_booth_close_by_api(lot_site, api_as):
     assert r.status_code == 200 and r.json()["status"] == "exited"
     assert api_as(booth).post(f"parking/sessions/{d.session_id}/close", {"note": "again"}).status_code == 409
     assert ParkingEvent.objects.filter(session_id=d.session_id, reason="closed_by_hand").count() == 1
+
+
+def test_K2_device_entry_endpoint_is_the_two_inserts_end_to_end(lot_site, settings):
+    from django.test import Client
+
+    s = lot_site
+    decision.get_index()
+    settings.LINLI_PARKING_CHECK_MS = 60_000
+    c = Client()
+
+    def call():
+        r = c.post("/api/v1/parking/device/entry", data={"plate": "鲁A54321"}, content_type="application/json",
+                   headers={"Authorization": f"Bearer {s.token}"})
+        assert r.status_code == 200 and r.json()["reason"] == "visitor"
+
+    assert _statements(call) == ["INSERT", "INSERT"]  # token from the index, no session/user lookups
+
+
+@pytest.mark.django_db(transaction=True)
+def test_K2_async_commit_is_opt_in_and_only_for_the_decisions_own_transaction(lot_site, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    from django.db import transaction
+
+    s = lot_site
+    decision.get_index()
+    settings.LINLI_PARKING_CHECK_MS = 60_000
+    assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A11111", at=T0)) == ["INSERT", "INSERT"]
+    settings.LINLI_PARKING_ASYNC_COMMIT = True
+    assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A22222", at=T0)) == ["SET", "INSERT", "INSERT"]
+    with transaction.atomic():  # inside a caller's transaction the caller's durability is left alone
+        assert _statements(lambda: svc.plate_entry(lot=s.lot.pk, plate="鲁A33333", at=T0)) == ["INSERT", "INSERT"]
+    assert ParkingSession.objects.filter(lot=s.lot).count() == 3

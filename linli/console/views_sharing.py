@@ -81,7 +81,8 @@ def sharing_chargers(request):
     sessions = _page(request, ch.session_list(actor=actor, charger_id=charger_id).select_related("person"))
     return render(request, "console/sharing/chargers.html", {**sessions, "lots": lots, "lot": lot, "charger_id": charger_id,
                                                              "items": [{"c": c, **states[c.pk]} for c in chargers],
-                                                             "charging": ChargingStatus.CHARGING})
+                                                             "charging": ChargingStatus.CHARGING,
+                                                             "can_see_devices": has_perm_anywhere(actor, "device.view")})
 
 
 class TermsForm(forms.Form):

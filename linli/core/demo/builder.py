@@ -548,6 +548,16 @@ class Builder:
         now = dt.datetime.combine(ANCHOR, dt.time(18, 0), tzinfo=dt.UTC)
         self.stats.add("hotline_calls", build_calls(agent=agent, persons=[(r.person, r.house) for r in rows], now=now, log=self.log))
 
+    def build_parking(self) -> None:
+        """K1–K5: two lots with zones, passes, vehicles and today's traffic (linli.parking.demo)."""
+        from linli.parking.demo import build
+
+        t0 = time.perf_counter()
+        for key, n in build(seed=self.seed, log=self.log).items():
+            if isinstance(n, int) and not isinstance(n, bool):
+                self.stats.add(f"parking_{key}", n)
+        self.stats.timings["parking_s"] = round(time.perf_counter() - t0, 2)
+
     def build_sharing(self) -> None:
         """K6/K7: shared spaces, a booking and two charger piles in the demo community (linli.parking.demo_sharing)."""
         from linli.orgs.models import Account
@@ -590,6 +600,7 @@ class Builder:
             self.build_accounts()
             self.build_iot()
             self.build_calls()
+            self.build_parking()
             self.build_sharing()
             from linli.audit.services import record
 

@@ -478,10 +478,10 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
     for d, k, ts, v, t in new:
         if d in per_device:
             ticks[d][ts][k] = rules_mod.Reading(v, t, ts)
-    for dev_id in ids:
-        dev_states = states[dev_id]
-        actions = rules_mod.evaluate_device(per_device[dev_id], dev_states, latest[dev_id], sorted(ticks[dev_id].items()))
-        _save_states(dev_id, dev_states)
+    planned = [(dev_id, rules_mod.evaluate_device(per_device[dev_id], states[dev_id], latest[dev_id], sorted(ticks[dev_id].items())))
+               for dev_id in ids]
+    _save_states(states)
+    for dev_id, actions in planned:
         for a in actions:
             if a.kind == "raise":
                 services.alarm_raise(device_id=dev_id, region_id=devices[dev_id].region_id, rule=a.rule, at=a.at,
@@ -491,17 +491,25 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
                 result.alarms_cleared += 1
 
 
-def _save_states(device_id: int, states: dict[int, rules_mod.State]) -> None:
-    to_delete = [rid for rid, s in states.items() if s.dirty and s.exists and s.at_rest]
-    to_upsert = [
-        RuleState(device_id=device_id, rule_id=rid, pending_since=s.pending_since, active=s.active, last_ts=s.last_ts, last_value=s.last_value)
-        for rid, s in states.items() if s.dirty and not s.at_rest
-    ]
-    if to_delete:
-        RuleState.objects.filter(device_id=device_id, rule_id__in=to_delete).delete()
+def _save_states(states: dict[int, dict[int, rules_mod.State]]) -> None:
+    """Write the changed rule states of every device of the batch: one DELETE (back at rest) and one upsert."""
+    gone = Q(pk__in=[])
+    n_gone = 0
+    to_upsert = []
+    for device_id, dev_states in states.items():
+        rest = [rid for rid, s in dev_states.items() if s.dirty and s.exists and s.at_rest]
+        if rest:
+            gone |= Q(device_id=device_id, rule_id__in=rest)
+            n_gone += len(rest)
+        to_upsert += [
+            RuleState(device_id=device_id, rule_id=rid, pending_since=s.pending_since, active=s.active, last_ts=s.last_ts, last_value=s.last_value)
+            for rid, s in dev_states.items() if s.dirty and not s.at_rest
+        ]
+        for s in dev_states.values():
+            s.dirty = False
+    if n_gone:
+        RuleState.objects.filter(gone).delete()
     if to_upsert:
         RuleState.objects.bulk_create(
             to_upsert, update_conflicts=True, unique_fields=["device", "rule"], update_fields=["pending_since", "active", "last_ts", "last_value"]
         )
-    for s in states.values():
-        s.dirty = False

@@ -1,0 +1,46 @@
+"""The batch write of the ingest pipeline (D2/D3): readings already stored and readings repeated inside
+one batch are stored once and evaluated once; rule states of many devices are written together, so a
+batch costs the same number of queries whatever the number of devices in it."""
+
+from __future__ import annotations
+
+import json
+
+from linli.iot.ingest import InMessage, ingest_batch
+from linli.iot.models import Alarm, AlarmStatus, RuleState, Telemetry
+from tests.iot.helpers import device
+
+TS = 1_763_900_000_000
+
+
+def msg(dev, ts: int, smoke: float) -> InMessage:
+    return InMessage(dev.mqtt_username, "telemetry", json.dumps({"ts": ts, "values": {"smoke": smoke, "battery": 90}}))
+
+
+def test_D2_repeats_inside_a_batch_and_known_readings_are_stored_and_evaluated_once(tree):
+    d, _ = device(tree.grid_a)
+    assert ingest_batch([msg(d, TS, 0.01)]).stored == 2
+    r = ingest_batch([msg(d, TS, 0.01), msg(d, TS + 1000, 0.5), msg(d, TS + 1000, 0.5), msg(d, TS + 2000, 0.6)])
+    assert (r.messages, r.stored, r.duplicates, r.rejected) == (4, 4, 4, 0)
+    assert Telemetry.objects.filter(device=d).count() == 6
+    assert r.alarms_raised == 1 and Alarm.objects.filter(device=d, rule__code="smoke").count() == 1
+    assert Alarm.objects.get(device=d, rule__code="smoke").occurrences == 1  # the repeat was not evaluated again
+
+
+def test_D3_rule_states_of_many_devices_in_one_batch_with_constant_queries(tree, django_assert_max_num_queries):
+    devs = [device(tree.grid_a)[0] for _ in range(3)]
+    ingest_batch([msg(d, TS, 0.01) for d in devs])  # device directory and rule book loaded
+    with django_assert_max_num_queries(12):
+        r = ingest_batch([msg(d, TS + 1000, 0.01) for d in devs])
+    assert r.stored == 6 and r.alarms_raised == 0
+    more = [device(tree.grid_a)[0] for _ in range(12)]
+    ingest_batch([msg(d, TS, 0.01) for d in more])
+    with django_assert_max_num_queries(12):
+        r = ingest_batch([msg(d, TS + 1500, 0.01) for d in devs + more])
+    assert r.stored == 30
+    raised = ingest_batch([msg(d, TS + 2000, 0.5) for d in devs])
+    assert raised.alarms_raised == 3 and RuleState.objects.filter(device__in=devs, active=True).count() == 3
+    cleared = ingest_batch([msg(d, TS + 3000, 0.01) for d in devs])
+    assert cleared.alarms_cleared == 3
+    assert set(Alarm.objects.filter(device__in=devs).values_list("status", flat=True)) == {AlarmStatus.CLEARED}
+    assert not RuleState.objects.filter(device__in=devs).exists()  # back at rest: states deleted in one statement

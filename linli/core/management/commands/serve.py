@@ -63,7 +63,8 @@ def mqtt_commands() -> dict[str, list[str]]:
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     return {
         "ingest": [sys.executable, manage, "iot_ingest", "--url", url],
-        "access-rpc": [sys.executable, manage, "access_rpc", "--url", url],
+        # The gate responder logs in as its own broker account (deploy/mosquitto/linli.acl: linli-access).
+        "access-rpc": [sys.executable, manage, "access_rpc", "--url", os.environ.get("LINLI_ACCESS_MQTT_URL") or url],
     }
 
 

@@ -75,6 +75,7 @@ def _fresh_in_process_indexes(settings):
     """In-process indexes (point→grid, access and parking decisions, device directory and rule book)
     key their freshness on version rows that roll back with each test: start every test without them."""
     settings.LINLI_SPATIAL_INDEX_TTL = 0
+    settings.LINLI_ALARM_ROLES_TTL_S = 0
     from linli.access import decision as access_decision
     from linli.iot import ingest
     from linli.parking import decision as parking_decision

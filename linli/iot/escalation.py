@@ -12,6 +12,7 @@ another sweep holds), moves each one tier with a conditional UPDATE, and notific
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from django.conf import settings
@@ -42,8 +43,21 @@ def next_escalation(severity: str, level: int, since: dt.datetime) -> dt.datetim
     return since + delay if delay is not None and level < MAX_LEVEL else None
 
 
+_roles_cache: tuple[float, list[int]] = (0.0, [])
+ROLES_TTL_S = 5.0  # roles change rarely; an alarm burst must not re-read them for every alarm (setting LINLI_ALARM_ROLES_TTL_S)
+
+
 def _alarm_roles() -> list[int]:
-    return [pk for pk, perms in Role.objects.values_list("id", "permissions") if IotPerm.ALARM_VIEW in (perms or [])]
+    global _roles_cache
+    now = time.monotonic()
+    if now - _roles_cache[0] > float(getattr(settings, "LINLI_ALARM_ROLES_TTL_S", ROLES_TTL_S)):
+        _roles_cache = (now, [pk for pk, perms in Role.objects.values_list("id", "permissions") if IotPerm.ALARM_VIEW in (perms or [])])
+    return _roles_cache[1]
+
+
+def reset_cache() -> None:
+    global _roles_cache
+    _roles_cache = (0.0, [])
 
 
 def tier_accounts(region_path: str, level: int) -> list[int]:

@@ -52,10 +52,13 @@ def broker(tmp_path):
     conf = conf.replace("password_file /etc/mosquitto/linli.passwd", f"password_file {tmp_path}/linli.passwd")
     conf = conf.replace("acl_file /etc/mosquitto/linli.acl", f"acl_file {tmp_path}/linli.acl")
     conf = conf.replace("listener 1883 0.0.0.0", f"listener {PORT} 127.0.0.1")
+    # Gates use the native linli/v1/<gate>/... topics: the ThingsBoard-topic plugin is not needed here.
+    conf = "\n".join(line for line in conf.splitlines() if not line.startswith(("plugin ", "plugin_opt_")))
     assert f"listener {PORT}" in conf
     conf += f"\nuser {getpass.getuser()}\n"
     (tmp_path / "linli.conf").write_text(conf)
-    (tmp_path / "linli.acl").write_text((ROOT / "deploy/mosquitto/linli.acl").read_text() + ACCESS_ACL)
+    acl = (ROOT / "deploy/mosquitto/linli.acl").read_text()
+    (tmp_path / "linli.acl").write_text(acl if "user linli-access" in acl else acl + ACCESS_ACL)
     (tmp_path / "linli.passwd").write_text(f"linli-access:{mosquitto_hash(SERVICE_PASSWORD)}\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "linli.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

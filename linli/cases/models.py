@@ -372,7 +372,10 @@ class Notification(models.Model):
     unique constraint drops a second copy for the same recipient, case and key.
     """
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name="接收人")
+    # recipient is indexed by notification_recipient_id (leading column): no single-column index to
+    # maintain on the sweep's bulk inserts.
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name="接收人",
+                                  db_index=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name="工单")
     kind = models.CharField("类型", max_length=16, choices=NotificationKind.choices)
     key = models.CharField("去重键", max_length=40, blank=True)

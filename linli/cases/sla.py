@@ -29,7 +29,7 @@ from linli.audit.services import record
 from linli.orgs.models import Account, AccountKind, Role, RoleAssignment
 from linli.places.models import Level, Region
 
-from .models import OPEN_STATUSES, Case, CaseEvent, EventKind, NotificationKind
+from .models import OPEN_STATUSES, Case, CaseEvent, EventKind, Notification, NotificationKind
 from .notify import deliver_after_commit, insert_keyed
 from .perms import CasePerm
 from .routing import ancestor_paths
@@ -81,11 +81,30 @@ def _org_staff(org_ids: set[int]) -> dict[int, list[int]]:
     return out
 
 
-def _messages(stage: Stage, number: str, title: str) -> tuple[str, str]:
+def _messages(stage: Stage) -> tuple[str, str]:
+    """Notification kind and message pattern of a stage; ``%s`` slots: case number, first 30
+    characters of the title (Python's ``%`` and PostgreSQL's ``format()`` read it alike)."""
     if stage.level is None:
-        return NotificationKind.WARNED, f"事件 {number}（{title[:30]}）即将超时，请尽快处置"
+        return NotificationKind.WARNED, "事件 %s（%s）即将超时，请尽快处置"
     where = "街道" if stage.level == 1 else "区县"
-    return NotificationKind.ESCALATED, f"事件 {number}（{title[:30]}）已超时，升级至{where}督办"
+    return NotificationKind.ESCALATED, f"事件 %s（%s）已超时，升级至{where}督办"
+
+
+def _insert_notices(stage: Stage, key: str, recipients: list[int], cases: list[int], titles: dict[int, tuple[str, str]]) -> list[int]:
+    """Keyed notifications (recipient, case) of a batch; returns the ids inserted. On PostgreSQL the
+    message is composed in the statement from the case row, so only two integer arrays travel."""
+    kind, pattern = _messages(stage)
+    if connection.vendor != "postgresql":
+        return insert_keyed({"recipient_id": recipients, "case_id": cases, "kind": [kind] * len(cases), "key": [key] * len(cases),
+                             "message": [pattern % (titles[c][0], titles[c][1][:30]) for c in cases]})
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Notification._meta.db_table} (recipient_id, case_id, kind, key, message, created_at) "
+            f"SELECT t.r, t.c, %s, %s, format(%s, c.number, left(c.title, 30)), %s FROM unnest(%s::bigint[], %s::bigint[]) AS t(r, c) "
+            f"JOIN {Case._meta.db_table} c ON c.id = t.c ON CONFLICT DO NOTHING RETURNING id",
+            [kind, key, pattern, timezone.now(), recipients, cases],
+        )
+        return [r[0] for r in cur.fetchall()]
 
 
 def _claim_sql(stage: Stage, now: dt.datetime, batch: int, after: dt.datetime | None = None) -> tuple[str, list[Any]]:
@@ -160,19 +179,16 @@ def _run_batch(stage: Stage, now: dt.datetime, batch: int, supervisors: dict[str
             staff = _org_staff({r["assigned_org_id"] for r in rows if r["assigned_org_id"]})
             paths = dict(Region.objects.filter(pk__in={r["region_id"] for r in rows}).values_list("id", "path")) if supervisors else {}
             key = "warned" if stage.level is None else f"escalated:{stage.level}"
-            cols: dict[str, list] = {"recipient_id": [], "case_id": [], "kind": [], "key": [], "message": []}
+            to: list[int] = []
+            about: list[int] = []
             for r in rows:
                 recipients = {r["assigned_account_id"], *staff.get(r["assigned_org_id"], [])}
                 for path in ancestor_paths(paths.get(r["region_id"], "")):
                     recipients.update(supervisors.get(path, []))
-                kind, message = _messages(stage, r["number"], r["title"])
                 for a in sorted(x for x in recipients if x):
-                    cols["recipient_id"].append(a)
-                    cols["case_id"].append(r["id"])
-                    cols["kind"].append(kind)
-                    cols["key"].append(key)
-                    cols["message"].append(message)
-            deliver_after_commit(insert_keyed(cols))
+                    to.append(a)
+                    about.append(r["id"])
+            deliver_after_commit(_insert_notices(stage, key, to, about, {r["id"]: (r["number"], r["title"]) for r in rows}))
         record(actor=None, action=f"case.sla.{stage.name}", object_type="cases.case", object_id="batch",
                detail={"cases": [r["id"] for r in changed], "announced": [r["id"] for r in rows], "at": now.isoformat()})
         return len(changed), max(r["at"] for r in changed)

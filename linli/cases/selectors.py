@@ -162,10 +162,8 @@ def case_duplicates(*, actor: Any, case: Case, radius_m: float | None = None, ho
     """Open cases of the same category near ``case`` (C1), limited to those ``actor`` may see."""
     if case.lat is None or case.lng is None:
         return []
-    found = nearby_open_cases(category_id=case.category_id, lat=case.lat, lng=case.lng, at=case.created_at,
-                              exclude_id=case.pk, radius_m=radius_m, hours=hours)
-    visible = set(cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
-    return [(c, d) for c, d in found if c.pk in visible]
+    return nearby_open_cases(category_id=case.category_id, lat=case.lat, lng=case.lng, at=case.created_at,
+                             exclude_id=case.pk, radius_m=radius_m, hours=hours, visible=visible_q(actor))
 
 
 def category_list(*, include_inactive: bool = False) -> QuerySet[Category]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
@@ -914,9 +915,11 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def nearby_open_cases(*, category_id: int, lat: float, lng: float, at: dt.datetime, exclude_id: int | None = None,
-                      radius_m: float | None = None, hours: float | None = None, limit: int = 10) -> list[tuple[Case, float]]:
+                      radius_m: float | None = None, hours: float | None = None, limit: int = 10,
+                      visible: Q | None = None) -> list[tuple[Case, float]]:
     """Open cases of the same category within ``radius_m`` metres created in the ``hours`` before
-    ``at`` — nearest first. A bounding box on the indexed (category, created_at) range, then haversine."""
+    ``at`` — nearest first. A bounding box on the indexed (category, created_at) range, then haversine.
+    ``visible``: an extra filter (an actor's scope, ``selectors.visible_q``) applied in the same query."""
     radius_m = radius_m if radius_m is not None else float(getattr(settings, "LINLI_CASE_DUPLICATE_RADIUS_M", 100))
     hours = hours if hours is not None else float(getattr(settings, "LINLI_CASE_DUPLICATE_HOURS", 72))
     dlat = radius_m / 111_320.0
@@ -927,6 +930,8 @@ def nearby_open_cases(*, category_id: int, lat: float, lng: float, at: dt.dateti
     ).select_related("region")
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
+    if visible is not None:
+        qs = qs.filter(visible)
     found = [(c, distance_m(lat, lng, c.lat, c.lng)) for c in qs[:200]]
     found = [(c, d) for c, d in found if d <= radius_m]
     found.sort(key=lambda x: (x[1], x[0].pk))

@@ -36,7 +36,7 @@ def test_C1_intake_through_the_api_runs_a_constant_small_number_of_queries(world
         assert r.status_code == 201 and r.json()["assigned_org"]["id"] == world.dept.pk
     sqls = " ".join(q["sql"] for q in first.captured_queries)
     assert "cases_routingrule" not in sqls and "cases_holidayday" not in sqls  # served from the in-process copy
-    assert len(first.captured_queries) <= 22, "\n".join(q["sql"][:120] for q in first.captured_queries)
+    assert len(first.captured_queries) <= 20, "\n".join(q["sql"][:120] for q in first.captured_queries)
 
 
 def test_C2_routing_table_changes_reach_the_next_intake(world):

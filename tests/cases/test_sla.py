@@ -142,3 +142,21 @@ def test_C3_supervisors_are_matched_by_their_street(world):
     with time_machine.travel(START + dt.timedelta(hours=4, minutes=30), tick=False):
         sweep()
     assert "sup_elsewhere" not in notes(case, "escalated")
+
+
+def test_C3_sweep_notices_name_the_case_and_the_level_reached(world):
+    w = world
+    case = urgent_case(w)
+    case.title = "井盖缺失导致路面塌陷，行人经过时存在严重安全隐患，请尽快处理"
+    case.save(update_fields=["title"])
+    with time_machine.travel(START + dt.timedelta(hours=3, minutes=13), tick=False):
+        sweep()
+    with time_machine.travel(START + dt.timedelta(hours=8, minutes=1), tick=False):
+        sweep()
+    messages = dict(Notification.objects.filter(case=case, recipient=w.handler).exclude(key="").values_list("key", "message"))
+    short = case.title[:30]
+    assert messages == {
+        "warned": f"事件 {case.number}（{short}）即将超时，请尽快处置",
+        "escalated:1": f"事件 {case.number}（{short}）已超时，升级至街道督办",
+        "escalated:2": f"事件 {case.number}（{short}）已超时，升级至区县督办",
+    }

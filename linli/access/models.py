@@ -14,6 +14,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.pii import EncryptedTextField
@@ -25,9 +26,9 @@ def _choices(c: type[models.TextChoices]) -> list[str]:
 
 
 class GroupLevel(models.TextChoices):
-    ESTATE = "estate", "小区大门"
-    BUILDING = "building", "楼栋门"
-    UNIT = "unit", "单元门"
+    ESTATE = "estate", _("小区大门")
+    BUILDING = "building", _("楼栋门")
+    UNIT = "unit", _("单元门")
 
 
 class GateGroup(TimeStamped):
@@ -64,9 +65,9 @@ class GateGroup(TimeStamped):
 
 
 class GateKind(models.TextChoices):
-    DOOR = "door", "门"
-    BARRIER = "barrier", "道闸"
-    TURNSTILE = "turnstile", "闸机"
+    DOOR = "door", _("门")
+    BARRIER = "barrier", _("道闸")
+    TURNSTILE = "turnstile", _("闸机")
 
 
 class Gate(TimeStamped):
@@ -104,20 +105,20 @@ class Gate(TimeStamped):
 
 
 class CredentialKind(models.TextChoices):
-    CARD = "card", "IC卡"
-    QR = "qr", "二维码"
-    FACE = "face", "人脸"
-    FINGERPRINT = "fingerprint", "指纹"
-    PIN = "pin", "密码"
+    CARD = "card", _("IC卡")
+    QR = "qr", _("二维码")
+    FACE = "face", _("人脸")
+    FINGERPRINT = "fingerprint", _("指纹")
+    PIN = "pin", _("密码")
 
 
 BIOMETRIC_KINDS = (CredentialKind.FACE, CredentialKind.FINGERPRINT)
 
 
 class CredentialStatus(models.TextChoices):
-    ACTIVE = "active", "有效"
-    SUSPENDED = "suspended", "挂失/暂停"
-    REVOKED = "revoked", "已注销"
+    ACTIVE = "active", _("有效")
+    SUSPENDED = "suspended", _("挂失/暂停")
+    REVOKED = "revoked", _("已注销")
 
 
 class Credential(TimeStamped):
@@ -170,8 +171,8 @@ class Credential(TimeStamped):
 
 
 class Audience(models.TextChoices):
-    RESIDENTS = "residents", "住户(含租户)"
-    STAFF = "staff", "工作人员(按角色)"
+    RESIDENTS = "residents", _("住户(含租户)")
+    STAFF = "staff", _("工作人员(按角色)")
 
 
 class AccessRule(TimeStamped):
@@ -267,13 +268,13 @@ class AccessChange(models.Model):
 
 
 class Result(models.TextChoices):
-    ALLOW = "allow", "允许"
-    DENY = "deny", "拒绝"
+    ALLOW = "allow", _("允许")
+    DENY = "deny", _("拒绝")
 
 
 class Source(models.TextChoices):
-    ONLINE = "online", "在线"
-    OFFLINE = "offline", "离线补传"
+    ONLINE = "online", _("在线")
+    OFFLINE = "offline", _("离线补传")
 
 
 class AccessEvent(models.Model):
@@ -313,12 +314,12 @@ class AccessEvent(models.Model):
 
 
 class InviteStatus(models.TextChoices):
-    PENDING = "pending", "待确认"
-    CONFIRMED = "confirmed", "已确认"
-    USED = "used", "已使用"
-    EXPIRED = "expired", "已过期"
-    DENIED = "denied", "已拒绝"
-    CANCELLED = "cancelled", "已取消"
+    PENDING = "pending", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    USED = "used", _("已使用")
+    EXPIRED = "expired", _("已过期")
+    DENIED = "denied", _("已拒绝")
+    CANCELLED = "cancelled", _("已取消")
 
 
 class VisitorInvite(TimeStamped):
@@ -358,13 +359,13 @@ class VisitorInvite(TimeStamped):
 
 
 class WatchKind(models.TextChoices):
-    PERSON = "person", "人员"
-    PLATE = "plate", "车牌"
+    PERSON = "person", _("人员")
+    PLATE = "plate", _("车牌")
 
 
 class WatchPolicy(models.TextChoices):
-    DENY = "deny", "禁止通行"
-    ALLOW_AND_ALARM = "allow_and_alarm", "放行并告警"
+    DENY = "deny", _("禁止通行")
+    ALLOW_AND_ALARM = "allow_and_alarm", _("放行并告警")
 
 
 class WatchListEntry(TimeStamped):

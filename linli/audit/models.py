@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditError(Exception):
@@ -18,7 +19,7 @@ class AuditEntry(models.Model):
     actor_id = models.BigIntegerField("操作人ID", null=True, blank=True, db_index=True)
     actor_label = models.CharField("操作人", max_length=150, blank=True)
     action = models.CharField("动作", max_length=64, db_index=True)
-    kind = models.CharField("类型", max_length=8, choices=[("write", "写入"), ("read", "敏感读取"), ("auth", "认证")])
+    kind = models.CharField("类型", max_length=8, choices=[("write", _("写入")), ("read", _("敏感读取")), ("auth", _("认证"))])
     object_type = models.CharField("对象类型", max_length=64, blank=True)
     object_id = models.CharField("对象ID", max_length=64, blank=True)
     region_path = models.CharField("区域路径", max_length=255, blank=True, db_index=True)

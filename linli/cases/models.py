@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.pii import EncryptedTextField
@@ -18,10 +19,10 @@ from linli.core.scoping import ScopedManager
 
 
 class Priority(models.TextChoices):
-    LOW = "low", "低"
-    NORMAL = "normal", "一般"
-    HIGH = "high", "紧急"
-    URGENT = "urgent", "特急"
+    LOW = "low", _("低")
+    NORMAL = "normal", _("一般")
+    HIGH = "high", _("紧急")
+    URGENT = "urgent", _("特急")
 
 
 class Category(TimeStamped):
@@ -113,24 +114,24 @@ class HolidayDay(models.Model):
 
 
 class Channel(models.TextChoices):
-    PORTAL = "portal", "居民端"
-    PATROL = "patrol", "网格巡查"
-    HOTLINE = "hotline", "热线"
-    IOT = "iot", "物联感知"
-    KIOSK = "kiosk", "自助终端"
-    API = "api", "开放接口"
+    PORTAL = "portal", _("居民端")
+    PATROL = "patrol", _("网格巡查")
+    HOTLINE = "hotline", _("热线")
+    IOT = "iot", _("物联感知")
+    KIOSK = "kiosk", _("自助终端")
+    API = "api", _("开放接口")
     OPEN311 = "open311", "Open311"
 
 
 class Status(models.TextChoices):
-    REPORTED = "reported", "已上报"
-    ACCEPTED = "accepted", "已受理"
-    DISPATCHED = "dispatched", "已派单"
-    IN_PROGRESS = "in_progress", "处置中"
-    RESOLVED = "resolved", "已办结"
-    VERIFIED = "verified", "已核查"
-    CLOSED = "closed", "已结案"
-    MERGED = "merged", "已合并"
+    REPORTED = "reported", _("已上报")
+    ACCEPTED = "accepted", _("已受理")
+    DISPATCHED = "dispatched", _("已派单")
+    IN_PROGRESS = "in_progress", _("处置中")
+    RESOLVED = "resolved", _("已办结")
+    VERIFIED = "verified", _("已核查")
+    CLOSED = "closed", _("已结案")
+    MERGED = "merged", _("已合并")
 
 
 # The SLA clock runs in these states (a resolved case waits for verification, not for the handler).
@@ -266,23 +267,23 @@ class CaseCoHandler(models.Model):
 
 
 class EventKind(models.TextChoices):
-    CREATED = "created", "上报"
-    ACCEPTED = "accepted", "受理"
-    DISPATCHED = "dispatched", "派单"
-    STARTED = "started", "开始处置"
-    RESOLVED = "resolved", "办结"
-    VERIFIED = "verified", "核查通过"
-    CLOSED = "closed", "结案"
-    RETURNED = "returned", "退回"
-    REASSIGNED = "reassigned", "改派"
-    CO_HANDLE_ADDED = "co_handle_added", "增加协办"
-    TRANSFERRED = "transferred", "转办"
-    COMMENTED = "commented", "留言"
-    ESCALATED = "escalated", "升级督办"
-    WARNED = "warned", "超时预警"
-    MERGED = "merged", "合并"
-    REOPENED = "reopened", "重开"
-    RATED = "rated", "评价"
+    CREATED = "created", _("上报")
+    ACCEPTED = "accepted", _("受理")
+    DISPATCHED = "dispatched", _("派单")
+    STARTED = "started", _("开始处置")
+    RESOLVED = "resolved", _("办结")
+    VERIFIED = "verified", _("核查通过")
+    CLOSED = "closed", _("结案")
+    RETURNED = "returned", _("退回")
+    REASSIGNED = "reassigned", _("改派")
+    CO_HANDLE_ADDED = "co_handle_added", _("增加协办")
+    TRANSFERRED = "transferred", _("转办")
+    COMMENTED = "commented", _("留言")
+    ESCALATED = "escalated", _("升级督办")
+    WARNED = "warned", _("超时预警")
+    MERGED = "merged", _("合并")
+    REOPENED = "reopened", _("重开")
+    RATED = "rated", _("评价")
 
 
 class CaseEvent(models.Model):
@@ -355,14 +356,14 @@ class CaseCounter(models.Model):
 
 
 class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", "新派单"
-    WARNED = "warned", "即将超时"
-    ESCALATED = "escalated", "超时升级"
-    RETURNED = "returned", "被退回"
-    RESOLVED = "resolved", "已办结"
-    REOPENED = "reopened", "被重开"
-    COMMENTED = "commented", "新留言"
-    SUPERVISED = "supervised", "督办"
+    ASSIGNED = "assigned", _("新派单")
+    WARNED = "warned", _("即将超时")
+    ESCALATED = "escalated", _("超时升级")
+    RETURNED = "returned", _("被退回")
+    RESOLVED = "resolved", _("已办结")
+    REOPENED = "reopened", _("被重开")
+    COMMENTED = "commented", _("新留言")
+    SUPERVISED = "supervised", _("督办")
 
 
 class Notification(models.Model):

@@ -125,7 +125,7 @@ class CaseOut(Schema):
 
     @staticmethod
     def resolve_status_label(obj: Case) -> str:
-        return Status(obj.status).label
+        return str(Status(obj.status).label)
 
     @staticmethod
     def resolve_assigned_account(obj: Case) -> dict | None:

@@ -44,7 +44,7 @@ P = PatrolPerm
 PAGE_SIZE = 50
 PHOTO_PREFIX = "patrols"
 HELD_SALT = "patrols.held-photos"
-WEEKDAYS = [(0, _lazy("一")), (1, _lazy("二")), (2, _lazy("三")), (3, _lazy("四")), (4, _lazy("五")), (5, _lazy("六")), (6, _lazy("日"))]
+WEEKDAYS = [(0, _lazy("周一")), (1, _lazy("周二")), (2, _lazy("周三")), (3, _lazy("周四")), (4, _lazy("周五")), (5, _lazy("周六")), (6, _lazy("周日"))]
 TRACK_COLOURS = ["#0b5cad", "#c2410c", "#2f9e6e", "#7c3aed", "#be123c", "#0891b2", "#65a30d", "#a16207"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.pii import EncryptedTextField
@@ -17,28 +18,28 @@ from linli.core.scoping import ScopedManager
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "呼入"
-    OUTBOUND = "outbound", "呼出(回访)"
+    INBOUND = "inbound", _("呼入")
+    OUTBOUND = "outbound", _("呼出(回访)")
 
 
 class Outcome(models.TextChoices):
-    KB_ANSWER = "kb_answer", "知识库答复"
-    CASE_OPENED = "case_opened", "已立案转办"
-    TRANSFERRED = "transferred", "转接其他热线/部门"
-    ABANDONED = "abandoned", "未接通/放弃"
-    OTHER = "other", "其他"
+    KB_ANSWER = "kb_answer", _("知识库答复")
+    CASE_OPENED = "case_opened", _("已立案转办")
+    TRANSFERRED = "transferred", _("转接其他热线/部门")
+    ABANDONED = "abandoned", _("未接通/放弃")
+    OTHER = "other", _("其他")
 
 
 class CallCategory(models.TextChoices):
     """诉求类型 as the 12345 hotline classifies calls."""
 
-    CONSULT = "consult", "咨询"
-    HELP = "help", "求助"
-    COMPLAINT = "complaint", "投诉"
-    REPORT = "report", "举报"
-    SUGGESTION = "suggestion", "建议"
-    PRAISE = "praise", "表扬"
-    OTHER = "other", "其他"
+    CONSULT = "consult", _("咨询")
+    HELP = "help", _("求助")
+    COMPLAINT = "complaint", _("投诉")
+    REPORT = "report", _("举报")
+    SUGGESTION = "suggestion", _("建议")
+    PRAISE = "praise", _("表扬")
+    OTHER = "other", _("其他")
 
 
 class Call(TimeStamped):

@@ -15,29 +15,30 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.scoping import ScopedManager
 
 
 class Category(models.TextChoices):
-    SMOKE = "smoke", "烟感"
-    GAS = "gas", "燃气"
-    WATER_LEAK = "water_leak", "水浸"
-    TRASH_BIN = "trash_bin", "垃圾桶"
-    MANHOLE_COVER = "manhole_cover", "井盖"
-    STREETLIGHT = "streetlight", "路灯"
-    HYDRANT = "hydrant", "消防栓"
-    CAMERA_AI = "camera_ai", "AI摄像机"
-    GATE = "gate", "门禁/道闸"
-    PLATE_CAMERA = "plate_camera", "车牌识别"
-    LOCKER = "locker", "智能快递柜"
-    WEARABLE = "wearable", "智能穿戴"
-    CHARGER = "charger", "充电桩"
-    METER = "meter", "水电气热表"
-    ENVIRONMENT = "environment", "环境监测"
-    GATEWAY = "gateway", "网关"
-    OTHER = "other", "其他"
+    SMOKE = "smoke", _("烟感")
+    GAS = "gas", _("燃气")
+    WATER_LEAK = "water_leak", _("水浸")
+    TRASH_BIN = "trash_bin", _("垃圾桶")
+    MANHOLE_COVER = "manhole_cover", _("井盖")
+    STREETLIGHT = "streetlight", _("路灯")
+    HYDRANT = "hydrant", _("消防栓")
+    CAMERA_AI = "camera_ai", _("AI摄像机")
+    GATE = "gate", _("门禁/道闸")
+    PLATE_CAMERA = "plate_camera", _("车牌识别")
+    LOCKER = "locker", _("智能快递柜")
+    WEARABLE = "wearable", _("智能穿戴")
+    CHARGER = "charger", _("充电桩")
+    METER = "meter", _("水电气热表")
+    ENVIRONMENT = "environment", _("环境监测")
+    GATEWAY = "gateway", _("网关")
+    OTHER = "other", _("其他")
 
 
 class DeviceType(TimeStamped):
@@ -75,9 +76,9 @@ class DeviceType(TimeStamped):
 
 
 class DeviceStatus(models.TextChoices):
-    ACTIVE = "active", "在用"
-    INACTIVE = "inactive", "停用"
-    MAINTENANCE = "maintenance", "维护中"
+    ACTIVE = "active", _("在用")
+    INACTIVE = "inactive", _("停用")
+    MAINTENANCE = "maintenance", _("维护中")
 
 
 def hash_secret(raw: str) -> str:
@@ -175,15 +176,15 @@ class LatestValue(models.Model):
 
 
 class Severity(models.TextChoices):
-    CRITICAL = "critical", "紧急"
-    MAJOR = "major", "重要"
-    MINOR = "minor", "次要"
-    WARNING = "warning", "提示"
+    CRITICAL = "critical", _("紧急")
+    MAJOR = "major", _("重要")
+    MINOR = "minor", _("次要")
+    WARNING = "warning", _("提示")
 
 
 class RuleKind(models.TextChoices):
-    CONDITION = "condition", "条件规则"
-    OFFLINE = "offline", "离线/无数据"
+    CONDITION = "condition", _("条件规则")
+    OFFLINE = "offline", _("离线/无数据")
 
 
 class Rule(TimeStamped):
@@ -197,7 +198,7 @@ class Rule(TimeStamped):
     device = models.ForeignKey(Device, on_delete=models.CASCADE, null=True, blank=True, related_name="rules", verbose_name="设备")
     kind = models.CharField("类型", max_length=12, choices=RuleKind.choices, default=RuleKind.CONDITION)
     conditions = models.JSONField("条件", default=list, blank=True)
-    match = models.CharField("组合方式", max_length=3, choices=[("all", "全部满足"), ("any", "任一满足")], default="all")
+    match = models.CharField("组合方式", max_length=3, choices=[("all", _("全部满足")), ("any", _("任一满足"))], default="all")
     duration_s = models.PositiveIntegerField("持续时间(秒)", default=0)
     offline_minutes = models.PositiveIntegerField("离线时长(分钟)", null=True, blank=True)
     severity = models.CharField("级别", max_length=10, choices=Severity.choices, default=Severity.MAJOR)
@@ -256,9 +257,9 @@ class RuleState(models.Model):
 
 
 class AlarmStatus(models.TextChoices):
-    ACTIVE = "active", "未确认"
-    ACKNOWLEDGED = "acknowledged", "已确认"
-    CLEARED = "cleared", "已清除"
+    ACTIVE = "active", _("未确认")
+    ACKNOWLEDGED = "acknowledged", _("已确认")
+    CLEARED = "cleared", _("已清除")
 
 
 class Alarm(TimeStamped):
@@ -365,11 +366,11 @@ class IngestCounter(models.Model):
 
 
 class CommandStatus(models.TextChoices):
-    PENDING = "pending", "待下发"
-    DELIVERED = "delivered", "已送达"
-    ACKNOWLEDGED = "acknowledged", "已执行"
-    FAILED = "failed", "执行失败"
-    TIMED_OUT = "timed_out", "超时"
+    PENDING = "pending", _("待下发")
+    DELIVERED = "delivered", _("已送达")
+    ACKNOWLEDGED = "acknowledged", _("已执行")
+    FAILED = "failed", _("执行失败")
+    TIMED_OUT = "timed_out", _("超时")
 
 
 class DeviceCommand(TimeStamped):
@@ -410,9 +411,9 @@ class DeviceCommand(TimeStamped):
 
 # ---- history rollups (D6) ------------------------------------------------------------------------
 class Resolution(models.TextChoices):
-    M5 = "5m", "5分钟"
-    H1 = "1h", "1小时"
-    D1 = "1d", "1天"
+    M5 = "5m", _("5分钟")
+    H1 = "1h", _("1小时")
+    D1 = "1d", _("1天")
 
 
 class TelemetryRollup(models.Model):

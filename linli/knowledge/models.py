@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 
 
 class CategoryKind(models.TextChoices):
-    CONVENIENCE = "convenience", "便民知识"
-    ADMIN = "admin", "行政咨询"
+    CONVENIENCE = "convenience", _("便民知识")
+    ADMIN = "admin", _("行政咨询")
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", "草稿"
-    PUBLISHED = "published", "已发布"
-    ARCHIVED = "archived", "已归档"
+    DRAFT = "draft", _("草稿")
+    PUBLISHED = "published", _("已发布")
+    ARCHIVED = "archived", _("已归档")
 
 
 class Category(models.Model):

@@ -9,22 +9,23 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.scoping import ScopedManager
 
 
 class OrgType(models.TextChoices):
-    DEPARTMENT = "department", "政府部门"
-    STREET_OFFICE = "street_office", "街道办事处"
-    COMMUNITY_COMMITTEE = "community_committee", "社区居委会"
-    PROPERTY_COMPANY = "property_company", "物业服务企业"
-    MERCHANT = "merchant", "商户"
-    SERVICE_PROVIDER = "service_provider", "服务机构"
-    VOLUNTEER_TEAM = "volunteer_team", "志愿服务队"
-    PARTY_BRANCH = "party_branch", "党组织"
-    SOCIAL_ORG = "social_org", "社会组织"
-    OWNERS_COMMITTEE = "owners_committee", "业主委员会"
+    DEPARTMENT = "department", _("政府部门")
+    STREET_OFFICE = "street_office", _("街道办事处")
+    COMMUNITY_COMMITTEE = "community_committee", _("社区居委会")
+    PROPERTY_COMPANY = "property_company", _("物业服务企业")
+    MERCHANT = "merchant", _("商户")
+    SERVICE_PROVIDER = "service_provider", _("服务机构")
+    VOLUNTEER_TEAM = "volunteer_team", _("志愿服务队")
+    PARTY_BRANCH = "party_branch", _("党组织")
+    SOCIAL_ORG = "social_org", _("社会组织")
+    OWNERS_COMMITTEE = "owners_committee", _("业主委员会")
 
 
 class Organisation(TimeStamped):
@@ -58,9 +59,9 @@ class Organisation(TimeStamped):
 
 
 class AccountKind(models.TextChoices):
-    STAFF = "staff", "工作人员"
-    RESIDENT = "resident", "居民"
-    SERVICE = "service", "系统/设备服务账号"
+    STAFF = "staff", _("工作人员")
+    RESIDENT = "resident", _("居民")
+    SERVICE = "service", _("系统/设备服务账号")
 
 
 class AccountManager(UserManager):

@@ -12,6 +12,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.scoping import ScopedManager
@@ -59,8 +60,8 @@ class BillingRule(TimeStamped):
 
 
 class OverusePolicy(models.TextChoices):
-    DENY = "deny", "禁止入场"
-    VISITOR = "visitor", "按临时车收费"
+    DENY = "deny", _("禁止入场")
+    VISITOR = "visitor", _("按临时车收费")
 
 
 class ParkingLot(TimeStamped):
@@ -121,10 +122,10 @@ class Zone(TimeStamped):
 
 
 class SpaceKind(models.TextChoices):
-    OWNED = "owned", "产权车位"
-    RENTED = "rented", "租赁车位"
-    PUBLIC = "public", "公共车位"
-    SHARED = "shared", "共享车位"
+    OWNED = "owned", _("产权车位")
+    RENTED = "rented", _("租赁车位")
+    PUBLIC = "public", _("公共车位")
+    SHARED = "shared", _("共享车位")
 
 
 class Space(TimeStamped):
@@ -154,9 +155,9 @@ class Space(TimeStamped):
 
 
 class Energy(models.TextChoices):
-    FUEL = "fuel", "燃油"
-    ELECTRIC = "electric", "纯电动"
-    HYBRID = "hybrid", "混合动力/其他新能源"
+    FUEL = "fuel", _("燃油")
+    ELECTRIC = "electric", _("纯电动")
+    HYBRID = "hybrid", _("混合动力/其他新能源")
 
 
 class Vehicle(TimeStamped):
@@ -183,14 +184,14 @@ class Vehicle(TimeStamped):
 
 
 class PassKind(models.TextChoices):
-    MONTHLY = "monthly", "月卡"
-    ANNUAL = "annual", "年卡"
-    FIXED = "fixed", "固定车位"
+    MONTHLY = "monthly", _("月卡")
+    ANNUAL = "annual", _("年卡")
+    FIXED = "fixed", _("固定车位")
 
 
 class PassStatus(models.TextChoices):
-    ACTIVE = "active", "有效"
-    CANCELLED = "cancelled", "已注销"
+    ACTIVE = "active", _("有效")
+    CANCELLED = "cancelled", _("已注销")
 
 
 class ParkingPass(TimeStamped):
@@ -224,9 +225,9 @@ class ParkingPass(TimeStamped):
 
 
 class FlagKind(models.TextChoices):
-    STOLEN = "stolen", "被盗车辆"
-    BLOCKED = "blocked", "禁止入场"
-    WATCH = "watch", "关注(放行并告警)"
+    STOLEN = "stolen", _("被盗车辆")
+    BLOCKED = "blocked", _("禁止入场")
+    WATCH = "watch", _("关注(放行并告警)")
 
 
 class PlateFlag(TimeStamped):
@@ -250,14 +251,14 @@ class PlateFlag(TimeStamped):
 
 
 class SessionStatus(models.TextChoices):
-    INSIDE = "inside", "在场"
-    PAID = "paid", "已缴费待离场"
-    EXITED = "exited", "已离场"
+    INSIDE = "inside", _("在场")
+    PAID = "paid", _("已缴费待离场")
+    EXITED = "exited", _("已离场")
 
 
 class SessionKind(models.TextChoices):
-    PASS = "pass", "月卡车"
-    VISITOR = "visitor", "临时车"
+    PASS = "pass", _("月卡车")
+    VISITOR = "visitor", _("临时车")
 
 
 class ParkingSession(models.Model):
@@ -307,8 +308,8 @@ class ParkingSession(models.Model):
 
 
 class AlarmKind(models.TextChoices):
-    FLAGGED = "flagged_plate", "布控车牌"
-    OVERUSE = "pass_overuse", "一卡多车"
+    FLAGGED = "flagged_plate", _("布控车牌")
+    OVERUSE = "pass_overuse", _("一卡多车")
 
 
 class ParkingAlarm(TimeStamped):
@@ -353,8 +354,8 @@ class ParkingChange(models.Model):
 
 
 class Direction(models.TextChoices):
-    ENTRY = "entry", "入场"
-    EXIT = "exit", "出场"
+    ENTRY = "entry", _("入场")
+    EXIT = "exit", _("出场")
 
 
 class ParkingEvent(models.Model):
@@ -440,13 +441,13 @@ class SharingTerms(TimeStamped):
 
 
 class PriceMode(models.TextChoices):
-    HOURLY = "hourly", "按小时"
-    FLAT = "flat", "一口价"
+    HOURLY = "hourly", _("按小时")
+    FLAT = "flat", _("一口价")
 
 
 class WindowStatus(models.TextChoices):
-    OPEN = "open", "开放预约"
-    WITHDRAWN = "withdrawn", "已撤回"
+    OPEN = "open", _("开放预约")
+    WITHDRAWN = "withdrawn", _("已撤回")
 
 
 class ShareWindow(TimeStamped):
@@ -480,11 +481,11 @@ class ShareWindow(TimeStamped):
 
 
 class BookingStatus(models.TextChoices):
-    BOOKED = "booked", "已预约"
-    IN_USE = "in_use", "使用中"
-    COMPLETED = "completed", "已完成"
-    CANCELLED = "cancelled", "已取消"
-    NO_SHOW = "no_show", "爽约"
+    BOOKED = "booked", _("已预约")
+    IN_USE = "in_use", _("使用中")
+    COMPLETED = "completed", _("已完成")
+    CANCELLED = "cancelled", _("已取消")
+    NO_SHOW = "no_show", _("爽约")
 
 
 class ShareBooking(TimeStamped):
@@ -613,9 +614,9 @@ class ChargerBooking(TimeStamped):
 
 
 class ChargingStatus(models.TextChoices):
-    CHARGING = "charging", "充电中"
-    COMPLETED = "completed", "已结束"
-    FAILED = "failed", "启动失败"
+    CHARGING = "charging", _("充电中")
+    COMPLETED = "completed", _("已结束")
+    FAILED = "failed", _("启动失败")
 
 
 class ChargingSession(TimeStamped):
@@ -665,9 +666,9 @@ class ChargingSession(TimeStamped):
 
 
 class LedgerKind(models.TextChoices):
-    CHARGE = "charge", "用户付款"
-    OWNER_CREDIT = "owner_credit", "业主收入"
-    PLATFORM_FEE = "platform_fee", "平台/物业分成"
+    CHARGE = "charge", _("用户付款")
+    OWNER_CREDIT = "owner_credit", _("业主收入")
+    PLATFORM_FEE = "platform_fee", _("平台/物业分成")
 
 
 class LedgerEntry(models.Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.scoping import ScopedManager
@@ -75,11 +76,11 @@ class Checkpoint(models.Model):
 
 
 class TaskStatus(models.TextChoices):
-    PLANNED = "planned", "待执行"
-    IN_PROGRESS = "in_progress", "巡查中"
-    DONE = "done", "已完成"
-    MISSED = "missed", "已漏巡"
-    CANCELLED = "cancelled", "已取消"
+    PLANNED = "planned", _("待执行")
+    IN_PROGRESS = "in_progress", _("巡查中")
+    DONE = "done", _("已完成")
+    MISSED = "missed", _("已漏巡")
+    CANCELLED = "cancelled", _("已取消")
 
 
 OPEN_TASK_STATUSES = [TaskStatus.PLANNED.value, TaskStatus.IN_PROGRESS.value]
@@ -153,7 +154,7 @@ class CheckIn(models.Model):
     distance_m = models.FloatField("距点位/路线(米)", null=True, blank=True)
     off_route = models.BooleanField("偏离路线", default=False)
     is_repeat = models.BooleanField("重复打卡", default=False)
-    source = models.CharField("定位方式", max_length=10, default="gps", choices=[("gps", "设备定位"), ("map", "地图选点")])
+    source = models.CharField("定位方式", max_length=10, default="gps", choices=[("gps", _("设备定位")), ("map", _("地图选点"))])
     photos = models.JSONField("现场照片", default=list, blank=True)
     note = models.CharField("备注", max_length=500, blank=True)
     at = models.DateTimeField("打卡时间")

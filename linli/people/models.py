@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from linli.core.models import TimeStamped
 from linli.core.pii import EncryptedTextField
@@ -26,9 +27,9 @@ ETHNICITIES = [
 
 
 class Gender(models.TextChoices):
-    MALE = "M", "男"
-    FEMALE = "F", "女"
-    UNKNOWN = "U", "未知"
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+    UNKNOWN = "U", _("未知")
 
 
 class Person(TimeStamped):
@@ -95,10 +96,10 @@ class Household(TimeStamped):
 
 
 class Relation(models.TextChoices):
-    OWNER = "owner", "业主"
-    FAMILY_MEMBER = "family_member", "家庭成员"
-    TENANT = "tenant", "租户"
-    OTHER = "other", "其他"
+    OWNER = "owner", _("业主")
+    FAMILY_MEMBER = "family_member", _("家庭成员")
+    TENANT = "tenant", _("租户")
+    OTHER = "other", _("其他")
 
 
 class Residency(TimeStamped):
@@ -131,11 +132,11 @@ class Residency(TimeStamped):
 
 
 class SpecialGroup(models.TextChoices):
-    ELDERLY_ALONE = "elderly_alone", "独居老人"
-    DISABLED = "disabled", "残疾人"
-    LOW_INCOME = "low_income", "低保户"
-    MINOR = "minor", "未成年人"
-    KEY_CARE = "key_care", "重点关爱"
+    ELDERLY_ALONE = "elderly_alone", _("独居老人")
+    DISABLED = "disabled", _("残疾人")
+    LOW_INCOME = "low_income", _("低保户")
+    MINOR = "minor", _("未成年人")
+    KEY_CARE = "key_care", _("重点关爱")
 
 
 class SpecialGroupTag(TimeStamped):
@@ -160,12 +161,12 @@ class SpecialGroupTag(TimeStamped):
 
 
 class ConsentPurpose(models.TextChoices):
-    DATA_PROCESSING = "data_processing", "个人信息处理(基本)"
-    BIOMETRIC_FACE = "biometric_face", "人脸信息(单独同意)"
-    BIOMETRIC_FINGERPRINT = "biometric_fingerprint", "指纹信息(单独同意)"
-    LOCATION = "location", "位置信息"
-    HEALTH = "health", "健康信息"
-    MARKETING = "marketing", "服务推送"
+    DATA_PROCESSING = "data_processing", _("个人信息处理(基本)")
+    BIOMETRIC_FACE = "biometric_face", _("人脸信息(单独同意)")
+    BIOMETRIC_FINGERPRINT = "biometric_fingerprint", _("指纹信息(单独同意)")
+    LOCATION = "location", _("位置信息")
+    HEALTH = "health", _("健康信息")
+    MARKETING = "marketing", _("服务推送")
 
 
 class Consent(TimeStamped):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 from linli.core.models import TimeStamped
@@ -11,11 +12,11 @@ from linli.core.scoping import ScopedManager, ScopedQuerySet
 
 
 class Level(models.TextChoices):
-    CITY = "city", "市"
-    DISTRICT = "district", "区县"
-    STREET = "street", "街道(镇)"
-    COMMUNITY = "community", "社区(村)"
-    GRID = "grid", "网格"
+    CITY = "city", _("市")
+    DISTRICT = "district", _("区县")
+    STREET = "street", _("街道(镇)")
+    COMMUNITY = "community", _("社区(村)")
+    GRID = "grid", _("网格")
 
 
 LEVEL_ORDER = [Level.CITY, Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.GRID]
@@ -85,30 +86,30 @@ class BoundaryVersion(models.Model):
 
 
 class PropertyType(models.TextChoices):
-    COMMODITY = "commodity", "商品房"
-    AFFORDABLE = "affordable", "保障性住房"
-    RESETTLEMENT = "resettlement", "安置房"
-    PUBLIC_RENTAL = "public_rental", "公租房"
-    SELF_BUILT = "self_built", "自建房"
-    COMMERCIAL = "commercial", "商业用房"
-    OTHER = "other", "其他"
+    COMMODITY = "commodity", _("商品房")
+    AFFORDABLE = "affordable", _("保障性住房")
+    RESETTLEMENT = "resettlement", _("安置房")
+    PUBLIC_RENTAL = "public_rental", _("公租房")
+    SELF_BUILT = "self_built", _("自建房")
+    COMMERCIAL = "commercial", _("商业用房")
+    OTHER = "other", _("其他")
 
 
 class Structure(models.TextChoices):
-    FRAME = "frame", "框架结构"
-    SHEAR_WALL = "shear_wall", "剪力墙结构"
-    BRICK_CONCRETE = "brick_concrete", "砖混结构"
-    STEEL = "steel", "钢结构"
-    BRICK_WOOD = "brick_wood", "砖木结构"
-    OTHER = "other", "其他"
+    FRAME = "frame", _("框架结构")
+    SHEAR_WALL = "shear_wall", _("剪力墙结构")
+    BRICK_CONCRETE = "brick_concrete", _("砖混结构")
+    STEEL = "steel", _("钢结构")
+    BRICK_WOOD = "brick_wood", _("砖木结构")
+    OTHER = "other", _("其他")
 
 
 class HouseUse(models.TextChoices):
-    SELF_OCCUPIED = "self_occupied", "自住"
-    RENTED = "rented", "出租"
-    VACANT = "vacant", "空置"
-    COMMERCIAL = "commercial", "经营"
-    OTHER = "other", "其他"
+    SELF_OCCUPIED = "self_occupied", _("自住")
+    RENTED = "rented", _("出租")
+    VACANT = "vacant", _("空置")
+    COMMERCIAL = "commercial", _("经营")
+    OTHER = "other", _("其他")
 
 
 class Estate(TimeStamped):
@@ -224,16 +225,16 @@ class House(TimeStamped):
 
 
 class FacilityKind(models.TextChoices):
-    HEALTH = "health", "卫生服务站"
-    ELDERLY_CARE = "elderly_care", "养老服务/日间照料"
-    CHILDCARE = "childcare", "托育/儿童之家"
-    CULTURE = "culture", "文化活动室"
-    SPORTS = "sports", "体育健身"
-    LIBRARY = "library", "图书室"
-    CANTEEN = "canteen", "长者食堂"
-    PARTY_SERVICE = "party_service", "党群服务中心"
-    DISABILITY = "disability", "残疾人康复"
-    OTHER = "other", "其他"
+    HEALTH = "health", _("卫生服务站")
+    ELDERLY_CARE = "elderly_care", _("养老服务/日间照料")
+    CHILDCARE = "childcare", _("托育/儿童之家")
+    CULTURE = "culture", _("文化活动室")
+    SPORTS = "sports", _("体育健身")
+    LIBRARY = "library", _("图书室")
+    CANTEEN = "canteen", _("长者食堂")
+    PARTY_SERVICE = "party_service", _("党群服务中心")
+    DISABILITY = "disability", _("残疾人康复")
+    OTHER = "other", _("其他")
 
 
 class Facility(TimeStamped):

@@ -125,6 +125,35 @@ def record(
     return entry
 
 
+def record_many(items: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Append several entries (each a ``record`` keyword dict) with one head lock, one bulk insert and
+    one head update — for system paths that write many at once (alarms raised by one ingest batch)."""
+    if not items:
+        return []
+    ctx = context.current()
+    head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
+    seq, prev = head.seq, head.hash
+    entries = []
+    for it in items:
+        obj = it.get("obj")
+        object_type = it.get("object_type", "") or (f"{obj._meta.app_label}.{obj._meta.model_name}" if obj is not None else "")
+        object_id = it.get("object_id", "") or (obj.pk if obj is not None else "")
+        actor = it.get("actor")
+        seq += 1
+        entry = AuditEntry(
+            seq=seq, at=timezone.now(), actor_id=getattr(actor, "pk", None),
+            actor_label=(str(getattr(actor, "username", "") or "system"))[:150], action=it["action"][:64], kind=it.get("kind", "write"),
+            object_type=object_type[:64], object_id=str(object_id)[:64], region_path=it.get("region_path", "")[:255],
+            ip=ctx.ip, channel=ctx.channel, request_id=ctx.request_id, before=redact(it.get("before")), after=redact(it.get("after")),
+            detail=_jsonable(it["detail"]) if it.get("detail") is not None else None, prev_hash=prev,
+        )
+        entry.hash = prev = compute_hash(prev, entry_payload(entry))
+        entries.append(entry)
+    AuditEntry.objects.bulk_create(entries)
+    AuditHead.objects.filter(id=1).update(seq=seq, hash=prev)
+    return entries
+
+
 def record_read(*, actor: Any, action: str, obj: Model, fields: list[str], purpose: str = "", region_path: str = "") -> AuditEntry:
     """Audit a sensitive read (e.g. revealing an unmasked ID number)."""
     return record(actor=actor, action=action, obj=obj, kind="read", detail={"fields": fields, "purpose": purpose}, region_path=region_path)

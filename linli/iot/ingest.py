@@ -481,14 +481,19 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
     planned = [(dev_id, rules_mod.evaluate_device(per_device[dev_id], states[dev_id], latest[dev_id], sorted(ticks[dev_id].items())))
                for dev_id in ids]
     _save_states(states)
+    audit: list[dict] = []
     for dev_id, actions in planned:
         for a in actions:
             if a.kind == "raise":
                 services.alarm_raise(device_id=dev_id, region_id=devices[dev_id].region_id, rule=a.rule, at=a.at,
-                                     key=a.key, value=a.value, value_text=a.value_text)
+                                     key=a.key, value=a.value, value_text=a.value_text, audit=audit)
                 result.alarms_raised += 1
             elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at):
                 result.alarms_cleared += 1
+    if audit:
+        from linli.audit.services import record_many
+
+        record_many(audit)  # one head lock per batch, not one per alarm
 
 
 def _save_states(states: dict[int, dict[int, rules_mod.State]]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
@@ -394,7 +394,7 @@ def _format(rule: rules_mod.CompiledRule, key: str, value: float | None, text: s
 
 
 def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule, at: dt.datetime, key: str = "",
-                value: float | None = None, value_text: str = "") -> Alarm | None:
+                value: float | None = None, value_text: str = "", audit: list[dict[str, Any]] | None = None) -> Alarm | None:
     """Open an alarm for (device, rule), or count another occurrence on the open one. Returns the new
     alarm or None. Notifies the responsible accounts and queues a case when the rule asks for one."""
     try:
@@ -409,8 +409,9 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
             occurrences=F("occurrences") + 1, last_at=at
         )
         return None
-    path = Region.objects.filter(pk=region_id).values_list("path", flat=True).get()
-    owner_org_id = Device.objects.filter(pk=device_id).values_list("owner_org_id", flat=True).first()
+    path, owner_org_id = (Region.objects.filter(pk=region_id)
+                          .annotate(owner=Subquery(Device.objects.filter(pk=device_id).values("owner_org_id")[:1]))
+                          .values_list("path", "owner").get())
     level, accounts = escalation.first_tier(path, owner_org_id)
     escalation.notify(alarm, accounts)
     if level:
@@ -419,8 +420,12 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
         Alarm.objects.filter(pk=alarm.pk).update(escalation_level=level, next_escalation_at=alarm.next_escalation_at)
     live.publish("alarms", {"kind": "raised", "id": alarm.pk, "region": path, "severity": rule.severity})
     if rule.create_case:
-        AlarmOutbox.objects.get_or_create(alarm=alarm, kind="open_case")
-    record(actor=None, action="iot.alarm_raise", obj=alarm, after=snapshot(alarm), region_path=path)
+        AlarmOutbox.objects.create(alarm=alarm, kind="open_case")  # a new alarm has no outbox row yet
+    entry = {"actor": None, "action": "iot.alarm_raise", "obj": alarm, "after": snapshot(alarm), "region_path": path}
+    if audit is not None:
+        audit.append(entry)  # the caller writes a batch of entries at once (audit.record_many)
+    else:
+        record(**entry)
     return alarm
 
 

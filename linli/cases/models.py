@@ -216,6 +216,8 @@ class Case(TimeStamped):
             models.Index(fields=["assigned_org", "status"], name="case_org_status"),
             models.Index(fields=["assigned_account", "status"], name="case_account_status"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
+            # "Same problem" detection at intake (C1): open cases of a category inside a small lat/lng box.
+            models.Index(fields=["category", "lat", "lng"], name="case_open_category_lat", condition=Q(status__in=_OPEN)),
             # The sweep's three queries (C3): small partial indexes over open rows. Their predicates
             # name only ``status`` — never a column the sweep writes (warned_at, escalation_level,
             # escalated_at, event_seq) — so the sweep's UPDATE is a HOT update on PostgreSQL (no

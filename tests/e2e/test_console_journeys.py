@@ -107,7 +107,7 @@ def test_O2_my_settings_token_created_once_and_region_coverage(staff_page, live_
     expect(page.locator("#tokens table")).to_contain_text("巡查App")
     assert_accessible(page)
     page.goto(f"{live_server.url}/console/places/{e2e_tree.community_a.pk}/")
-    expect(page.get_by_role("table", name="设施服务能力覆盖")).to_be_visible()
+    expect(page.get_by_role("table", name="设施服务能力覆盖")).to_be_visible(timeout=20000)  # htmx-loaded; slow on a busy CI machine
     assert_accessible(page)
 
 

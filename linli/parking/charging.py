@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from .models import (
     ParkingLot,
     Space,
 )
+from .overlap import lost_race
 from .perms import ParkingPerm as P
 from .services import check_is_resident, plate_or_invalid
 from .sharing import _minute, _near, _path, own_or_staff, post_payment
@@ -218,7 +219,9 @@ def booking_create(*, actor: Any, charger: Charger, plate: str, start_at: dt.dat
     try:
         with transaction.atomic():
             b = ChargerBooking.objects.create(charger=c, lot_id=c.lot_id, booker_id=pid, plate=p, start_at=start_at, end_at=end_at)
-    except IntegrityError as exc:
+    except (IntegrityError, OperationalError) as exc:
+        if not lost_race(exc):
+            raise
         raise taken from exc
     record(actor=actor, action="charging.book", obj=b, after=snapshot(b), region_path=_path(c.lot_id))
     return b

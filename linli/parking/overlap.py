@@ -63,3 +63,15 @@ def installer(app_label: str, model_name: str, key: str, name: str):
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}_{event}")
 
     return forwards, backwards
+
+
+def lost_race(exc: BaseException) -> bool:
+    """True when a failed INSERT lost to a concurrent booking of the same slot: the guard's violation
+    (IntegrityError) or, on PostgreSQL, the deadlock two concurrent inserts into an exclusion
+    constraint can end in (SQLSTATE 40P01) — PostgreSQL then aborts one of them instead of reporting
+    a violation. Either way the other booking holds the slot."""
+    from django.db import IntegrityError, OperationalError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from .models import (
     SpaceKind,
     WindowStatus,
 )
+from .overlap import lost_race
 from .perms import ParkingPerm as P
 from .services import changed, check_is_resident, plate_or_invalid
 
@@ -163,7 +164,9 @@ def booking_create(*, actor: Any, window: ShareWindow, plate: str, start_at: dt.
         with transaction.atomic():  # the database guard decides races the check above cannot see
             b = ShareBooking.objects.create(window=w, space_id=w.space_id, lot_id=w.lot_id, booker_id=pid, plate=p, start_at=start_at,
                                             end_at=end_at, amount_fen=price_for(w, start_at, end_at))
-    except IntegrityError as exc:
+    except (IntegrityError, OperationalError) as exc:
+        if not lost_race(exc):
+            raise
         raise _overlap_conflict() from exc
     changed("booking", b.pk)  # the barrier's index learns this plate has a booking here
     record(actor=actor, action="sharing.book", obj=b, after=snapshot(b), region_path=_path(w.lot_id))

@@ -242,3 +242,21 @@ def test_K6_price_and_overstay_fee_never_negative_and_monotonic(minutes, more, p
     b = sharing.overstay_fee(terms, T0, T0 + dt.timedelta(minutes=minutes + more))
     assert 0 <= a <= b
     assert sharing.overstay_fee(terms, T0, T0 + dt.timedelta(minutes=15)) == 0
+
+
+def test_K6_deadlock_between_two_inserts_counts_as_lost_race():
+    from django.db import IntegrityError, OperationalError
+
+    from linli.parking.overlap import lost_race
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    class Timeout(Exception):
+        sqlstate = "57014"
+
+    lost = OperationalError("deadlock detected")
+    lost.__cause__ = Deadlock()
+    other = OperationalError("canceling statement due to statement timeout")
+    other.__cause__ = Timeout()
+    assert lost_race(IntegrityError("guard")) and lost_race(lost) and not lost_race(other)

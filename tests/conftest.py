@@ -41,6 +41,46 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_serialized_on_sqlite():
+    """Django's threaded live server, but one request at a time on SQLite.
+
+    On in-memory SQLite every live-server thread shares the test's single connection (Django's
+    ``connections_override``). Two browser requests at once (a page and its htmx fragment) then
+    interleave statements on that one connection, and a session read can come back empty: the
+    request is anonymous and the console sends the browser to the login page (a flaky e2e failure
+    seen in CI). PostgreSQL gives each thread its own connection, so it keeps the threaded server."""
+    import threading
+
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.db import connection
+    from django.test import testcases
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    lock = threading.RLock()
+
+    class Serialized(ThreadedWSGIServer):
+        def set_app(self, application):
+            def serialized(environ, start_response):
+                with lock:
+                    result = application(environ, start_response)
+                    if getattr(result, "streaming", False):  # a live feed must not hold the lock
+                        return result
+                    body = list(result)  # the body is produced under the lock too
+                    if hasattr(result, "close"):
+                        result.close()
+                    return body
+
+            super().set_app(serialized)
+
+    original = testcases.LiveServerThread.server_class
+    testcases.LiveServerThread.server_class = Serialized
+    yield
+    testcases.LiveServerThread.server_class = original
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """PBKDF2 at Django's default cost takes seconds on a shared CI core; tests of hashing opt back in."""

@@ -116,7 +116,9 @@ def _fresh_in_process_indexes(settings):
     key their freshness on version rows that roll back with each test: start every test without them."""
     settings.LINLI_SPATIAL_INDEX_TTL = 0
     settings.LINLI_ALARM_ROLES_TTL_S = 0
+    settings.LINLI_GRID_WORKER_TTL_S = 0
     from linli.access import decision as access_decision
+    from linli.cases import routing
     from linli.iot import ingest
     from linli.parking import decision as parking_decision
     from linli.places import spatial
@@ -125,6 +127,7 @@ def _fresh_in_process_indexes(settings):
     access_decision.invalidate()
     parking_decision.invalidate()
     ingest.reset_caches()
+    routing.forget_grid_workers()
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,7 @@ def snapshot(obj: Model, fields: list[str] | None = None) -> dict[str, Any]:
     return redact(out) or {}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a service's transaction: no savepoint — a failed append fails the write
 def record(
     *,
     actor: Any,

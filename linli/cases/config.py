@@ -20,6 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
+from linli.core import context
+
 from .models import AlarmCategoryRule, CalendarYear, Category, ConfigVersion, HolidayDay, RoutingRule
 
 _lock = threading.Lock()
@@ -35,6 +37,7 @@ class Snapshot:
     holidays: dict[dt.date, bool]  # date → is_workday
     years: dict[int, bool]  # year → confirmed
     alarm_categories: dict[tuple[str, str], int] = field(default_factory=dict)  # (device category, rule code) → category id
+    categories: dict[int, Category] = field(default_factory=dict)  # id → category (active or not); hand out copies
 
     def lineage(self, category_id: int) -> list[int]:
         ids, node = [], category_id
@@ -60,23 +63,29 @@ def _load(version: int | None) -> Snapshot:
         holidays=dict(HolidayDay.objects.values_list("date", "is_workday")),
         years=dict(CalendarYear.objects.values_list("year", "confirmed")),
         alarm_categories={(d, r): c for d, r, c in AlarmCategoryRule.objects.values_list("device_category", "rule_code", "category_id")},
+        categories={c.pk: c for c in Category.objects.all()},
     )
 
 
 def snapshot() -> Snapshot:
-    """The configuration as of the current version (one query when unchanged; none inside
-    ``pinned()``)."""
+    """The configuration as of the current version: one query when unchanged, and only the first
+    time in a request (later calls in the same request — category lookup, then routing — reuse
+    that check; a write in this process drops the copy, so it is re-read); none inside ``pinned()``."""
     global _current
     held = getattr(_pinned, "snap", None)
     if held is not None:
         return held
-    version = _version()
+    request_id = context.current().request_id
     snap = _current
-    if snap is not None and version is not None and snap.version == version:
+    if request_id and snap is not None and getattr(_pinned, "checked", None) == (request_id, snap.version):
         return snap
-    snap = _load(version)
-    with _lock:
-        _current = snap if version is not None else None  # no version row: never cache
+    version = _version()
+    if not (snap is not None and version is not None and snap.version == version):
+        snap = _load(version)
+        with _lock:
+            _current = snap if version is not None else None  # no version row: never cache
+    if request_id and version is not None:
+        _pinned.checked = (request_id, snap.version)
     return snap
 
 

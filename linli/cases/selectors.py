@@ -5,6 +5,7 @@ Everything else is a 404."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -172,10 +173,13 @@ def category_list(*, include_inactive: bool = False) -> QuerySet[Category]:
 
 
 def category_get(*, category_id: int) -> Category:
-    obj = Category.objects.filter(pk=category_id, is_active=True).first()
-    if obj is None:
+    """An active category, from the in-process configuration (no query of its own at intake)."""
+    from . import config
+
+    obj = config.snapshot().categories.get(category_id)
+    if obj is None or not obj.is_active:
         raise NotFound("case.category_not_found")
-    return obj
+    return copy.copy(obj)  # the snapshot's instance is shared by every thread: never hand it out
 
 
 def check_calendar_view(actor: Any) -> None:

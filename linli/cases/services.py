@@ -927,7 +927,7 @@ def nearby_open_cases(*, category_id: int, lat: float, lng: float, at: dt.dateti
     qs = Case.objects.filter(
         category_id=category_id, status__in=[s.value for s in OPEN_STATUSES], created_at__gte=at - dt.timedelta(hours=hours),
         created_at__lte=at, lat__range=(lat - dlat, lat + dlat), lng__range=(lng - dlng, lng + dlng),
-    ).select_related("region")
+    ).only("id", "number", "title", "status", "lat", "lng", "created_at")  # what a "same problem?" offer shows
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     if visible is not None:

@@ -29,7 +29,7 @@ def test_C1_intake_through_the_api_runs_a_constant_small_number_of_queries(world
     RoutingRule.objects.create(region=world.tree.district, category=world.cat, organisation=world.dept)
     with CaptureQueriesContext(connection) as reload:
         assert api.post("cases", body).status_code == 201  # the routing table changed: one reload
-    assert len(reload.captured_queries) == len(first.captured_queries) + 5
+    assert len(reload.captured_queries) == len(first.captured_queries) + 6  # rules, category tree, categories, holidays, years, alarm map
     for _ in range(3):
         with django_assert_max_num_queries(len(first.captured_queries)):
             r = api.post("cases", body)
@@ -84,3 +84,40 @@ def test_C2_working_hour_deadlines_in_an_unconfirmed_year_are_flagged(world):
     with time_machine.travel(local(2026, 12, 24, 9, 0), tick=False):
         confirmed = report(world)
     assert "calendar_provisional" not in CaseEvent.objects.get(case=confirmed, kind="created").data
+
+
+def test_C2_grid_worker_is_kept_per_grid_and_forgotten_when_roles_or_accounts_change(world, settings):
+    """Every intake asks who the grid's worker is: the answer is kept in process (TTL), a role
+    assignment or account written in this process drops it at once, and an expired assignment is
+    never served from the copy."""
+    from linli.cases import routing
+    from linli.orgs.models import RoleAssignment
+    from tests import factories as f
+
+    settings.LINLI_GRID_WORKER_TTL_S = 60
+    routing.forget_grid_workers()
+    grid = world.tree.grid_a
+    assert routing.grid_worker_for(grid) == world.grid_worker_a
+    with CaptureQueriesContext(connection) as ctx:
+        assert routing.grid_worker_for(grid) == world.grid_worker_a
+    assert len(ctx.captured_queries) == 0  # served from the copy
+    assert report(world).assigned_account == world.grid_worker_a
+
+    world.grid_worker_a.is_active = False
+    world.grid_worker_a.save()  # an account change in this process: forgotten at once
+    assert routing.grid_worker_for(grid) is None
+    assert report(world, actor=world.hotline).assigned_account is None
+
+    newcomer = f.account("gw_new")
+    ra = RoleAssignment.objects.create(account=newcomer, role=RoleAssignment.objects.filter(account=world.grid_worker_b).get().role,
+                                       region=grid, valid_until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert routing.grid_worker_for(grid) == newcomer
+    with time_machine.travel(ra.valid_until + dt.timedelta(seconds=1), tick=False):
+        assert routing.grid_worker_for(grid) is None  # the assignment ran out: not served from the copy
+    ra.delete()
+    assert routing.grid_worker_for(grid) is None
+
+    settings.LINLI_GRID_WORKER_TTL_S = 0  # TTL 0: every call reads
+    with CaptureQueriesContext(connection) as ctx:
+        routing.grid_worker_for(grid)
+    assert len(ctx.captured_queries) == 1

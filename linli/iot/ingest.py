@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -192,17 +194,26 @@ class DeviceDirectory:
             else:
                 missing.append(p)
         if missing:
-            q = Q(pk__in=[])
+            # One query whatever the number of misses: a few "= ANY(array)" index scans — not one OR
+            # term per device, which PostgreSQL plans and runs far slower (a cold 500-device batch took
+            # ~270 ms that way, and every entry goes cold again after ``ttl``).
             hashes: dict[str, str] = {}
+            usernames: list[str] = []
+            children: dict[int, list[str]] = defaultdict(list)
             for kind, ident in missing:
                 if kind in ("token", "mqtt"):
-                    h = hash_secret(ident)
-                    hashes[h] = ident
-                    q |= Q(token_hash=h)
+                    hashes[hash_secret(ident)] = ident
                     if kind == "mqtt":
-                        q |= Q(mqtt_username=ident)
+                        usernames.append(ident)
                 else:
-                    q |= Q(serial=ident, gateway_id=int(kind.split(":", 1)[1]))
+                    children[int(kind.split(":", 1)[1])].append(ident)
+            q = Q(pk__in=[])
+            if hashes:
+                q |= Q(token_hash__in=list(hashes))
+            if usernames:
+                q |= Q(mqtt_username__in=usernames)
+            for gateway_id, serials in children.items():
+                q |= Q(gateway_id=gateway_id, serial__in=serials)
             rows = Device.objects.filter(q).values_list(
                 "id", "device_type_id", "region_id", "status", "device_type__category", "token_hash", "mqtt_username", "serial", "gateway_id"
             )
@@ -324,7 +335,7 @@ def _upsert_latest(rows: list[Row]) -> None:
             newest[(r[0], r[1])] = r
     if not newest:
         return
-    vals = list(newest.values())
+    vals = [newest[k] for k in sorted(newest)]  # one lock order for every worker: no deadlock between two batches
     table = LatestValue._meta.db_table
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
@@ -344,16 +355,39 @@ def _upsert_latest(rows: list[Row]) -> None:
             )
 
 
+def _shard() -> int:
+    """This process and thread's counter row: concurrent workers add to different rows."""
+    return hash((os.getpid(), threading.get_ident())) % IngestCounter.SHARDS
+
+
 def _count(channel: str, result: IngestResult, day: dt.date) -> None:
     if not result.messages:
         return
-    updated = IngestCounter.objects.filter(day=day, channel=channel).update(
+    shard = _shard()
+    updated = IngestCounter.objects.filter(day=day, channel=channel, shard=shard).update(
         messages=F("messages") + result.messages, stored=F("stored") + result.stored,
         duplicates=F("duplicates") + result.duplicates, rejected=F("rejected") + result.rejected,
     )
     if not updated:
-        IngestCounter.objects.get_or_create(day=day, channel=channel)
+        IngestCounter.objects.get_or_create(day=day, channel=channel, shard=shard)
         _count(channel, result, day)
+
+
+def _touch_last_seen(device_ids: list[int], now: dt.datetime) -> None:
+    """``last_seen_at`` at LAST_SEEN_RESOLUTION. On PostgreSQL rows another worker is updating right
+    now are skipped (it is setting them to the same moment), so two workers never wait for each
+    other's commit here."""
+    stale = now - LAST_SEEN_RESOLUTION
+    if connection.vendor == "postgresql":
+        table = Device._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {table} SET last_seen_at = %s WHERE id IN (SELECT id FROM {table} WHERE id = ANY(%s)"
+                " AND (last_seen_at IS NULL OR last_seen_at < %s) ORDER BY id FOR UPDATE SKIP LOCKED)",
+                [now, sorted(device_ids), stale],
+            )
+        return
+    Device.objects.filter(id__in=device_ids).filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=stale)).update(last_seen_at=now)
 
 
 # ---- the pipeline --------------------------------------------------------------------------------
@@ -437,9 +471,7 @@ def ingest_batch(messages: list[InMessage], *, channel: str = "mqtt", now: dt.da
         result.stored = len(new)
         result.duplicates = len(rows) - len(new)
         if devices:
-            Device.objects.filter(id__in=list(devices)).filter(
-                Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - LAST_SEEN_RESOLUTION)
-            ).update(last_seen_at=now)
+            _touch_last_seen(list(devices), now)
         for dev_id, attrs in attributes.items():
             d = Device.objects.select_for_update().only("id", "attributes").get(pk=dev_id)
             d.attributes = {**(d.attributes or {}), **attrs}
@@ -467,7 +499,7 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
         return
     ids = sorted(per_device)
     states: dict[int, dict[int, rules_mod.State]] = defaultdict(dict)
-    for s in RuleState.objects.select_for_update().filter(device_id__in=ids).order_by("id"):
+    for s in _locked_states(ids):
         states[s.device_id][s.rule_id] = rules_mod.State(s.pending_since, s.active, s.last_ts, s.last_value, exists=True)
     need_latest = [d for d in ids if any(r.needs_latest for r in per_device[d])]
     latest: dict[int, dict[str, rules_mod.Reading]] = defaultdict(dict)
@@ -494,6 +526,18 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
         from linli.audit.services import record_many
 
         record_many(audit)  # one head lock per batch, not one per alarm
+
+
+def _locked_states(ids: list[int]) -> Any:
+    """The batch's rule states, row-locked in id order (one array parameter on PostgreSQL, not one
+    placeholder per device)."""
+    if connection.vendor == "postgresql":
+        return RuleState.objects.raw(
+            f"SELECT id, device_id, rule_id, pending_since, active, last_ts, last_value FROM {RuleState._meta.db_table}"
+            " WHERE device_id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+    return RuleState.objects.select_for_update().filter(device_id__in=ids).order_by("id")
 
 
 def _save_states(states: dict[int, dict[int, rules_mod.State]]) -> None:

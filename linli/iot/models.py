@@ -160,7 +160,7 @@ class Telemetry(models.Model):
 class LatestValue(models.Model):
     """Latest reading per (device, key), upserted once per ingest batch (never scans history)."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="latest_values")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="latest_values", db_index=False)  # iot_latest_unique leads with it
     key = models.CharField(max_length=64)
     ts = models.DateTimeField()
     value = models.FloatField(null=True)
@@ -242,7 +242,7 @@ class RuleState(models.Model):
 
     In the database, not in memory, so it survives restarts and is shared by several ingest workers."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+", db_index=False)  # iot_rulestate_unique leads with it
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="states")
     pending_since = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=False)
@@ -349,17 +349,23 @@ class AlarmOutbox(models.Model):
 
 
 class IngestCounter(models.Model):
-    """Per day and channel: messages, stored rows, duplicate rows and rejected messages (D2)."""
+    """Per day and channel: messages, stored rows, duplicate rows and rejected messages (D2).
+
+    Each ingest process/thread adds to its own ``shard`` row, so concurrent workers never wait for
+    each other's commit on one hot counter row; readers sum the shards (``selectors.ingest_stats``)."""
+
+    SHARDS = 64
 
     day = models.DateField()
     channel = models.CharField(max_length=10)
+    shard = models.PositiveSmallIntegerField(default=0)
     messages = models.BigIntegerField(default=0)
     stored = models.BigIntegerField(default=0)
     duplicates = models.BigIntegerField(default=0)
     rejected = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "channel"], name="iot_ingestcounter_unique")]
+        constraints = [models.UniqueConstraint(fields=["day", "channel", "shard"], name="iot_ingestcounter_shard_unique")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel}"

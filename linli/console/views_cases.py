@@ -34,6 +34,7 @@ from linli.core.pagination import paginate
 from linli.orgs.selectors import has_perm_anywhere
 
 from .access import console_view
+from .filters import int_or_none
 
 PAGE_SIZE = 50
 BOXES = [("mine", _lazy("我的待办")), ("org", _lazy("本单位")), ("area", _lazy("辖区")), ("overdue", _lazy("已超时"))]
@@ -106,20 +107,6 @@ def photo_response(case: Case, ref: str):
         raise Http404
     content_type = mimetypes.guess_type(ref)[0] or "application/octet-stream"
     return FileResponse(default_storage.open(ref, "rb"), content_type=content_type)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 # ---- inbox ------------------------------------------------------------------------------------------------
@@ -236,8 +223,8 @@ def case_photo(request, case_id: int):
 def _run_action(request, case: Case, action: str, photos: list[str]):
     actor, p = request.user, request.POST
     note = p.get("note", "").strip()
-    org = cs.ref_organisation(_int(p.get("organisation")))
-    account = cs.ref_account(_int(p.get("account")))
+    org = cs.ref_organisation(int_or_none(p.get("organisation")))
+    account = cs.ref_account(int_or_none(p.get("account")))
     match action:
         case "accept":
             return svc.case_accept(actor=actor, case=case, note=note)
@@ -262,7 +249,7 @@ def _run_action(request, case: Case, action: str, photos: list[str]):
                 raise Invalid("case.org_required", Msg("请选择责任单位", "Choose an organisation"))
             return svc.case_transfer(actor=actor, case=case, to=org, note=note)
         case "co_handle":
-            orgs = [cs.ref_organisation(i) for i in (_int(v) for v in p.getlist("organisations")) if i]
+            orgs = [cs.ref_organisation(i) for i in (int_or_none(v) for v in p.getlist("organisations")) if i]
             return svc.case_co_handle(actor=actor, case=case, organisations=orgs, note=note)
         case "comment":
             return svc.case_comment(actor=actor, case=case, note=note, photos=photos)
@@ -271,9 +258,9 @@ def _run_action(request, case: Case, action: str, photos: list[str]):
         case "reopen":
             return svc.case_reopen(actor=actor, case=case, note=note)
         case "rate":
-            return svc.case_rate(actor=actor, case=case, score=_int(p.get("score")) or 0, comment=p.get("comment", ""))
+            return svc.case_rate(actor=actor, case=case, score=int_or_none(p.get("score")) or 0, comment=p.get("comment", ""))
         case "merge":
-            into = cs.ref_case(actor, _int(p.get("into")) or 0)
+            into = cs.ref_case(actor, int_or_none(p.get("into")) or 0)
             return svc.case_merge(actor=actor, case=case, into=into, note=note)
     raise Http404
 

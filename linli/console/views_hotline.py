@@ -33,6 +33,7 @@ from linli.hotline.perms import HotlinePerm
 from linli.orgs.selectors import has_perm_anywhere
 
 from .access import console_view, is_htmx
+from .filters import int_or_none, search_text
 from .views_cases import MultiFileField, stored_photos
 
 PAGE_SIZE = 50
@@ -140,7 +141,7 @@ def _back(call) -> HttpResponseRedirect:
 def _screen(request, call, *, lookup=None, case_form=None, end_form=None, duplicates=None, error=None, status=200):
     actor = request.user
     lookup = lookup or sel.caller_lookup(actor=actor, call=call)
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = search_text(request.GET)
     shown = pr.lookup_out(lookup)
     houses = sel.caller_houses(lookup)
     matches = shown["matches"]
@@ -172,7 +173,7 @@ def call_kb(request, call_id: int):
     """htmx: knowledge search results for the middle column, each with a 用此答复 button."""
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = search_text(request.GET)
     if not is_htmx(request):  # without JavaScript the screen itself shows the results
         return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]) + "?" + urlencode({"q": q}))
     return render(request, "console/hotline/_kb_results.html", {"call": call, "q": q, "hits": sel.knowledge_search(actor=actor, q=q)})
@@ -183,11 +184,7 @@ def call_kb(request, call_id: int):
 def call_answer(request, call_id: int):
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    try:
-        article_id = int(request.POST.get("article", ""))
-    except ValueError:
-        article_id = 0
-    article = sel.article_for_call(actor=actor, article_id=article_id)
+    article = sel.article_for_call(actor=actor, article_id=int_or_none(request.POST.get("article")) or 0)
     svc.call_answer_from_kb(actor=actor, call=call, article=article)
     if is_htmx(request):
         return render(request, "console/hotline/_used.html", {"call": call, "used": sel.call_articles(call=call), "just_used": article.pk})
@@ -200,8 +197,7 @@ def call_answer(request, call_id: int):
 def call_person(request, call_id: int):
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    raw = request.POST.get("person") or ""
-    person = cs.ref_person(actor, int(raw)) if raw.isdigit() else None
+    person = cs.ref_person(actor, int_or_none(request.POST.get("person")))
     svc.call_link_person(actor=actor, call=call, person=person)
     return _back(call)
 

@@ -31,6 +31,7 @@ from linli.cases.perms import CasePerm
 from linli.core.errors import DomainError, Forbidden, Invalid
 from linli.core.i18n import Msg
 from linli.core.pagination import paginate
+from linli.hotline import selectors as hotline_sel
 from linli.orgs.selectors import has_perm_anywhere
 
 from .access import console_view
@@ -202,8 +203,19 @@ def _case_context(request, case: Case, **extra) -> dict:
     if case.status in (Status.REPORTED, Status.ACCEPTED):
         ctx["duplicates"] = [{"case": c, "distance": round(d)} for c, d in cs.case_duplicates(actor=actor, case=case)]
         ctx["can_merge"] = bool(ctx["duplicates"]) and _may(actor, case, "merge")
+    ctx["hotline_call"] = _hotline_call(actor, case)
     ctx.update(extra)
     return ctx
+
+
+def _hotline_call(actor, case: Case):
+    """The incoming call a hotline case came from, for the 回拨/回访 link — when the actor is an agent who may see it."""
+    if case.channel != Channel.HOTLINE or not has_perm_anywhere(actor, CasePerm.INTAKE):
+        return None
+    try:
+        return hotline_sel.case_call(actor=actor, case_id=case.pk)
+    except DomainError:
+        return None
 
 
 @require_GET

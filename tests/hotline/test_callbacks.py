@@ -217,6 +217,16 @@ def test_L1_call_list_direction_filter_and_query_count(hw, api_as, django_assert
     assert r.status_code == 422 and r.json()["code"] == "hotline.direction_invalid"
 
 
+def test_L1_openapi_documents_the_callback_routes(db):
+    from django.test import Client
+
+    spec = Client().get("/api/v1/openapi.json").json()
+    for p in ("/api/v1/hotline/calls/{call_id}/callback", "/api/v1/hotline/cases/{case_id}/callback"):
+        assert "201" in spec["paths"][p]["post"]["responses"], p
+    assert {"result", "notes", "follow_up", "score"} <= set(spec["components"]["schemas"]["CallbackIn"]["properties"])
+    assert "callback_result" in spec["components"]["schemas"]["CallOut"]["properties"]
+
+
 # ---- console -----------------------------------------------------------------------------------------------
 
 

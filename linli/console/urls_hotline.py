@@ -16,4 +16,5 @@ urlpatterns = [
     path("calls/<int:call_id>/case/", v.call_case, name="hotline_call_case"),
     path("calls/<int:call_id>/end/", v.call_end, name="hotline_call_end"),
     path("calls/<int:call_id>/reveal/", v.call_reveal, name="hotline_call_reveal"),
+    path("calls/<int:call_id>/callback/", v.call_callback, name="hotline_call_callback"),
 ]

@@ -31,9 +31,11 @@ from linli.cases.perms import CasePerm
 from linli.core.errors import DomainError, Forbidden, Invalid
 from linli.core.i18n import Msg
 from linli.core.pagination import paginate
+from linli.hotline import selectors as hotline_sel
 from linli.orgs.selectors import has_perm_anywhere
 
 from .access import console_view
+from .filters import int_or_none
 
 PAGE_SIZE = 50
 BOXES = [("mine", _lazy("我的待办")), ("org", _lazy("本单位")), ("area", _lazy("辖区")), ("overdue", _lazy("已超时"))]
@@ -106,20 +108,6 @@ def photo_response(case: Case, ref: str):
         raise Http404
     content_type = mimetypes.guess_type(ref)[0] or "application/octet-stream"
     return FileResponse(default_storage.open(ref, "rb"), content_type=content_type)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 # ---- inbox ------------------------------------------------------------------------------------------------
@@ -215,8 +203,19 @@ def _case_context(request, case: Case, **extra) -> dict:
     if case.status in (Status.REPORTED, Status.ACCEPTED):
         ctx["duplicates"] = [{"case": c, "distance": round(d)} for c, d in cs.case_duplicates(actor=actor, case=case)]
         ctx["can_merge"] = bool(ctx["duplicates"]) and _may(actor, case, "merge")
+    ctx["hotline_call"] = _hotline_call(actor, case)
     ctx.update(extra)
     return ctx
+
+
+def _hotline_call(actor, case: Case):
+    """The incoming call a hotline case came from, for the 回拨/回访 link — when the actor is an agent who may see it."""
+    if case.channel != Channel.HOTLINE or not has_perm_anywhere(actor, CasePerm.INTAKE):
+        return None
+    try:
+        return hotline_sel.case_call(actor=actor, case_id=case.pk)
+    except DomainError:
+        return None
 
 
 @require_GET
@@ -236,8 +235,8 @@ def case_photo(request, case_id: int):
 def _run_action(request, case: Case, action: str, photos: list[str]):
     actor, p = request.user, request.POST
     note = p.get("note", "").strip()
-    org = cs.ref_organisation(_int(p.get("organisation")))
-    account = cs.ref_account(_int(p.get("account")))
+    org = cs.ref_organisation(int_or_none(p.get("organisation")))
+    account = cs.ref_account(int_or_none(p.get("account")))
     match action:
         case "accept":
             return svc.case_accept(actor=actor, case=case, note=note)
@@ -262,7 +261,7 @@ def _run_action(request, case: Case, action: str, photos: list[str]):
                 raise Invalid("case.org_required", Msg("请选择责任单位", "Choose an organisation"))
             return svc.case_transfer(actor=actor, case=case, to=org, note=note)
         case "co_handle":
-            orgs = [cs.ref_organisation(i) for i in (_int(v) for v in p.getlist("organisations")) if i]
+            orgs = [cs.ref_organisation(i) for i in (int_or_none(v) for v in p.getlist("organisations")) if i]
             return svc.case_co_handle(actor=actor, case=case, organisations=orgs, note=note)
         case "comment":
             return svc.case_comment(actor=actor, case=case, note=note, photos=photos)
@@ -271,9 +270,9 @@ def _run_action(request, case: Case, action: str, photos: list[str]):
         case "reopen":
             return svc.case_reopen(actor=actor, case=case, note=note)
         case "rate":
-            return svc.case_rate(actor=actor, case=case, score=_int(p.get("score")) or 0, comment=p.get("comment", ""))
+            return svc.case_rate(actor=actor, case=case, score=int_or_none(p.get("score")) or 0, comment=p.get("comment", ""))
         case "merge":
-            into = cs.ref_case(actor, _int(p.get("into")) or 0)
+            into = cs.ref_case(actor, int_or_none(p.get("into")) or 0)
             return svc.case_merge(actor=actor, case=case, into=into, note=note)
     raise Http404
 

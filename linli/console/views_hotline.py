@@ -4,7 +4,9 @@ The agent screen of one call: left, who is calling (persons registered with the 
 their homes and case history — each lookup audited); middle, knowledge search as you type with
 "用此答复" recording the article; right, one case form (category, description, house or map point,
 photos) that stops on open cases of the same category nearby; below, end the call with an outcome.
-Plus the call records (filters, cursor pages) and a read-only call page for supervisors.
+Plus the call records (filters incl. 来电/去电, cursor pages) and the call page, where an agent records a
+callback (回拨) or the satisfaction follow-up of the closed case (回访) — htmx form, number masked; the
+existing audited reveal shows the full number to holders of person.reveal.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from linli.cases import selectors as cs
+from linli.cases.models import Status as CaseStatus
 from linli.cases.perms import CasePerm
 from linli.core.errors import Conflict, DomainError, Forbidden
 from linli.core.i18n import Msg
@@ -28,11 +31,12 @@ from linli.core.pagination import paginate
 from linli.hotline import presenters as pr
 from linli.hotline import selectors as sel
 from linli.hotline import services as svc
-from linli.hotline.models import CallCategory, Outcome
+from linli.hotline.models import CallbackResult, CallCategory, Direction, Outcome
 from linli.hotline.perms import HotlinePerm
 from linli.orgs.selectors import has_perm_anywhere
 
 from .access import console_view, is_htmx
+from .filters import int_or_none, search_text
 from .views_cases import MultiFileField, stored_photos
 
 PAGE_SIZE = 50
@@ -86,11 +90,23 @@ class EndForm(forms.Form):
     notes = forms.CharField(label=_lazy("通话记录"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=svc.MAX_NOTES)
 
 
+SCORES = [("", _lazy("未评分")), (5, _lazy("5 非常满意")), (4, _lazy("4 满意")), (3, _lazy("3 一般")), (2, _lazy("2 不满意")),
+          (1, _lazy("1 非常不满意"))]
+
+
+class CallbackForm(forms.Form):
+    result = forms.ChoiceField(label=_lazy("回拨结果"), choices=CallbackResult.choices)
+    notes = forms.CharField(label=_lazy("回拨记录"), widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=svc.MAX_NOTES)
+    follow_up = forms.BooleanField(label=_lazy("满意度回访（记入工单时间线）"), required=False)
+    score = forms.TypedChoiceField(label=_lazy("满意度"), required=False, coerce=int, empty_value=None, choices=SCORES)
+
+
 class FilterForm(forms.Form):
     date_from = forms.DateField(label=_lazy("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_lazy("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     agent = forms.TypedChoiceField(label=_lazy("坐席"), required=False, coerce=int, empty_value=None)
     outcome = forms.ChoiceField(label=_lazy("处理结果"), required=False, choices=[("", _lazy("全部")), *Outcome.choices])
+    direction = forms.ChoiceField(label=_lazy("方向"), required=False, choices=[("", _lazy("全部")), *Direction.choices])
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
@@ -140,7 +156,7 @@ def _back(call) -> HttpResponseRedirect:
 def _screen(request, call, *, lookup=None, case_form=None, end_form=None, duplicates=None, error=None, status=200):
     actor = request.user
     lookup = lookup or sel.caller_lookup(actor=actor, call=call)
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = search_text(request.GET)
     shown = pr.lookup_out(lookup)
     houses = sel.caller_houses(lookup)
     matches = shown["matches"]
@@ -163,7 +179,31 @@ def call_detail(request, call_id: int):
     if call.is_open and call.agent_id == actor.pk:
         _check_agent(actor)
         return _screen(request, call)
-    return render(request, "console/hotline/call.html", {"call": call, "used": sel.call_articles(call=call), "row": pr.call_out(call)})
+    return _call_page(request, call)
+
+
+def _call_page(request, call, *, status=200, **callback_kw):
+    """The record of a call (read-only facts, articles used) with its callback section."""
+    return render(request, "console/hotline/call.html", {"used": sel.call_articles(call=call), "row": pr.call_out(call),
+                                                          **_callbacks(request, call, **callback_kw)}, status=status)
+
+
+def _callbacks(request, call, *, form=None, error=None, recorded=None) -> dict:
+    """The callback section of the call page: earlier callbacks, and the form when the actor may call back
+    (the follow-up fields only while the call's case is closed)."""
+    actor = request.user
+    can, blocked = True, None
+    try:
+        svc.check_callback(actor, call)
+        svc.check_callback_possible(call)
+    except Conflict as exc:
+        can, blocked = False, exc
+    except DomainError:
+        can = False
+    can_follow_up = can and call.case_id is not None and call.case.status == CaseStatus.CLOSED
+    return {"call": call, "callbacks": sel.call_callbacks(actor=actor, call=call), "can_call_back": can, "callback_blocked": blocked,
+            "can_follow_up": can_follow_up, "callback_form": form or CallbackForm(initial={"follow_up": can_follow_up}),
+            "callback_error": error, "recorded": recorded}
 
 
 @require_GET
@@ -172,7 +212,7 @@ def call_kb(request, call_id: int):
     """htmx: knowledge search results for the middle column, each with a 用此答复 button."""
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    q = (request.GET.get("q") or "").strip()[:100]
+    q = search_text(request.GET)
     if not is_htmx(request):  # without JavaScript the screen itself shows the results
         return HttpResponseRedirect(reverse("console:hotline_call", args=[call.pk]) + "?" + urlencode({"q": q}))
     return render(request, "console/hotline/_kb_results.html", {"call": call, "q": q, "hits": sel.knowledge_search(actor=actor, q=q)})
@@ -183,11 +223,7 @@ def call_kb(request, call_id: int):
 def call_answer(request, call_id: int):
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    try:
-        article_id = int(request.POST.get("article", ""))
-    except ValueError:
-        article_id = 0
-    article = sel.article_for_call(actor=actor, article_id=article_id)
+    article = sel.article_for_call(actor=actor, article_id=int_or_none(request.POST.get("article")) or 0)
     svc.call_answer_from_kb(actor=actor, call=call, article=article)
     if is_htmx(request):
         return render(request, "console/hotline/_used.html", {"call": call, "used": sel.call_articles(call=call), "just_used": article.pk})
@@ -200,8 +236,7 @@ def call_answer(request, call_id: int):
 def call_person(request, call_id: int):
     actor = request.user
     call = sel.call_get(actor=actor, call_id=call_id)
-    raw = request.POST.get("person") or ""
-    person = cs.ref_person(actor, int(raw)) if raw.isdigit() else None
+    person = cs.ref_person(actor, int_or_none(request.POST.get("person")))
     svc.call_link_person(actor=actor, call=call, person=person)
     return _back(call)
 
@@ -264,6 +299,32 @@ def call_reveal(request, call_id: int):
     return render(request, "console/hotline/_revealed.html", {"call": call, "number": number})
 
 
+@require_POST
+@console_view
+def call_callback(request, call_id: int):
+    """回拨/回访: record the callback; htmx gets the callback section back, a plain post the call page."""
+    actor = request.user
+    call = sel.call_get(actor=actor, call_id=call_id)
+    form = CallbackForm(request.POST)
+    recorded, error, status = None, None, 422
+    if not form.is_valid():
+        svc.check_callback(actor, call)  # 403/404 before a form error
+    else:
+        d = form.cleaned_data
+        try:
+            recorded = svc.call_callback(actor=actor, call=call, result=d["result"], notes=d["notes"], follow_up=d["follow_up"],
+                                         score=d["score"])
+        except DomainError as exc:
+            error, status = exc, exc.status
+    if not is_htmx(request):
+        if recorded is None:
+            return _call_page(request, call, form=form, error=error, status=status)
+        messages.success(request, _("已记录回拨：%(result)s") % {"result": recorded.get_callback_result_display()})
+        return _back(call)
+    ctx = _callbacks(request, call, form=None if recorded else form, error=error, recorded=recorded)
+    return render(request, "console/hotline/_callbacks.html", ctx, status=200 if recorded is not None else status)
+
+
 # ---- call records ------------------------------------------------------------------------------------------------
 
 
@@ -277,7 +338,7 @@ def call_list(request):
     d: dict = form.cleaned_data if form.is_valid() else {}
     cursor = request.GET.get("cursor") or None
     qs = sel.call_list(actor=actor, date_from=d.get("date_from"), date_to=d.get("date_to"), agent_id=d.get("agent"),
-                       outcome=d.get("outcome") or None)
+                       outcome=d.get("outcome") or None, direction=d.get("direction") or None)
     rows, next_cursor = paginate(qs, cursor=cursor, limit=PAGE_SIZE)
     return render(request, "console/hotline/calls.html", {
         "form": form, "rows": [pr.call_out(c) for c in rows], "next_cursor": next_cursor, "is_first_page": not cursor,

@@ -38,7 +38,8 @@ from linli.patrols.models import PatrolTask, TaskStatus
 from linli.patrols.perms import PatrolPerm
 
 from .access import console_view
-from .views_cases import _float, _int, save_photos, stored_photos
+from .filters import date_or, float_or_none, int_or_none, time_or_none
+from .views_cases import save_photos, stored_photos
 
 P = PatrolPerm
 PAGE_SIZE = 50
@@ -46,20 +47,6 @@ PHOTO_PREFIX = "patrols"
 HELD_SALT = "patrols.held-photos"
 WEEKDAYS = [(0, _lazy("周一")), (1, _lazy("周二")), (2, _lazy("周三")), (3, _lazy("周四")), (4, _lazy("周五")), (5, _lazy("周六")), (6, _lazy("周日"))]
 TRACK_COLOURS = ["#0b5cad", "#c2410c", "#2f9e6e", "#7c3aed", "#be123c", "#0891b2", "#65a30d", "#a16207"]
-
-
-def _date(value, default: dt.date | None = None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else default
-    except ValueError:
-        return default
-
-
-def _time(value) -> dt.time | None:
-    try:
-        return dt.time.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def _can(actor, perm: str) -> bool:
@@ -82,12 +69,12 @@ def patrols_home(request):
         ctx["my_tasks"] = sel.my_tasks(actor=actor, day=today)
     if views:
         g = request.GET
-        day = _date(g.get("date"), today)
+        day = date_or(g.get("date"), today)
         status = g.get("status") if g.get("status") in TaskStatus.values else ""
-        qs = sel.task_list(actor=actor, date=day, status=[status] if status else None, worker_id=_int(g.get("worker")))
+        qs = sel.task_list(actor=actor, date=day, status=[status] if status else None, worker_id=int_or_none(g.get("worker")))
         rows, next_cursor = paginate(qs, cursor=g.get("cursor") or None, limit=PAGE_SIZE, order="-id")
         ctx.update(day=day, status=status, statuses=TaskStatus.choices, rows=rows, next_cursor=next_cursor,
-                   is_first_page=not g.get("cursor"), worker=_int(g.get("worker")), workers=sel.worker_choices(actor=actor, perm=P.VIEW))
+                   is_first_page=not g.get("cursor"), worker=int_or_none(g.get("worker")), workers=sel.worker_choices(actor=actor, perm=P.VIEW))
     return render(request, "console/patrols/home.html", ctx)
 
 
@@ -184,12 +171,12 @@ def task_check_in(request, task_id: int):
     actor, p = request.user, request.POST
     task = sel.task_get(actor=actor, task_id=task_id)
     try:
-        lat, lng = _float(p.get("lat")), _float(p.get("lng"))
+        lat, lng = float_or_none(p.get("lat")), float_or_none(p.get("lng"))
         if lat is None or lng is None:
             raise Invalid("patrol.location_required", Msg("请先获取定位，或在地图上点选您的位置", "Get your location or pick it on the map"))
-        checkpoint = sel.checkpoint_ref(task=task, checkpoint_id=_int(p.get("checkpoint")))
+        checkpoint = sel.checkpoint_ref(task=task, checkpoint_id=int_or_none(p.get("checkpoint")))
         with stored_photos(request.FILES.getlist("photos"), prefix=PHOTO_PREFIX) as photos:
-            c = svc.task_check_in(actor=actor, task=task, lat=lat, lng=lng, accuracy_m=_float(p.get("accuracy")), checkpoint=checkpoint,
+            c = svc.task_check_in(actor=actor, task=task, lat=lat, lng=lng, accuracy_m=float_or_none(p.get("accuracy")), checkpoint=checkpoint,
                                   photos=photos, note=p.get("note", ""), source="map" if p.get("source") == "map" else "gps")
     except DomainError as exc:
         return _fail(request, task, exc, "checkin")
@@ -221,13 +208,13 @@ def task_finding(request, task_id: int):
     held = _held_photos(p.get("held", ""))
     new_refs: list[str] = []
     try:
-        category = case_selectors.category_get(category_id=_int(p.get("category")) or 0)
-        checkin = sel.checkin_get(task=task, checkin_id=_int(p.get("checkin")))
-        add_to = case_selectors.case_get(actor=actor, case_id=_int(p.get("add_to")) or 0) if p.get("add_to") else None
+        category = case_selectors.category_get(category_id=int_or_none(p.get("category")) or 0)
+        checkin = sel.checkin_get(task=task, checkin_id=int_or_none(p.get("checkin")))
+        add_to = case_selectors.case_get(actor=actor, case_id=int_or_none(p.get("add_to")) or 0) if p.get("add_to") else None
         new_refs = save_photos(request.FILES.getlist("photos"), prefix=PHOTO_PREFIX)
         finding = svc.finding_report(
             actor=actor, task=task, category=category, title=p.get("title", ""), description=p.get("description", ""), checkin=checkin,
-            lat=_float(p.get("lat")), lng=_float(p.get("lng")), photos=[*held, *new_refs], confirm_new=p.get("confirm_new") == "1",
+            lat=float_or_none(p.get("lat")), lng=float_or_none(p.get("lng")), photos=[*held, *new_refs], confirm_new=p.get("confirm_new") == "1",
             add_to=add_to,
         )
     except DomainError as exc:
@@ -263,7 +250,7 @@ def task_manage(request, task_id: int, action: str):
             svc.task_cancel(actor=actor, task=task, note=request.POST.get("note", ""))
             text = _("任务已取消")
         elif action == "assign":
-            worker = sel.account_ref(account_id=_int(request.POST.get("worker")) or 0)
+            worker = sel.account_ref(account_id=int_or_none(request.POST.get("worker")) or 0)
             svc.task_assign(actor=actor, task=task, worker=worker)
             text = _("已改派给 %(name)s") % {"name": worker}
         else:
@@ -295,12 +282,12 @@ def _posted_points(post) -> list[svc.CheckpointIn]:
     names, lats, lngs, tols, ids = (post.getlist(k) for k in ("cp_name", "cp_lat", "cp_lng", "cp_tol", "cp_id"))
     out = []
     for i, name in enumerate(names):
-        lat, lng = _float(lats[i] if i < len(lats) else None), _float(lngs[i] if i < len(lngs) else None)
+        lat, lng = float_or_none(lats[i] if i < len(lats) else None), float_or_none(lngs[i] if i < len(lngs) else None)
         if not name.strip() and lat is None and lng is None:
             continue
         if lat is None or lng is None:
             raise Invalid("patrol.checkpoint_invalid", Msg("第{n}个点位缺少经纬度", "Checkpoint {n} has no latitude/longitude"), n=len(out) + 1)
-        out.append(svc.CheckpointIn(name, lat, lng, _int(tols[i] if i < len(tols) else None), None, None, _int(ids[i] if i < len(ids) else None)))
+        out.append(svc.CheckpointIn(name, lat, lng, int_or_none(tols[i] if i < len(tols) else None), None, None, int_or_none(ids[i] if i < len(ids) else None)))
     return out
 
 
@@ -317,9 +304,9 @@ def route_edit(request, route_id: int | None = None):
         p = request.POST
         try:
             points = _posted_points(p)
-            fields = dict(name=p.get("name", ""), description=p.get("description", ""), tolerance_m=_int(p.get("tolerance_m")) or 0,
+            fields = dict(name=p.get("name", ""), description=p.get("description", ""), tolerance_m=int_or_none(p.get("tolerance_m")) or 0,
                           allow_repeat_checkins=p.get("allow_repeat_checkins") == "on", checkpoints=points)
-            region = sel.region_ref(region_id=_int(p.get("region")) or 0)
+            region = sel.region_ref(region_id=int_or_none(p.get("region")) or 0)
             if route is None:
                 route = svc.route_create(actor=actor, region=region, **fields)
             else:
@@ -363,10 +350,10 @@ def plan(request):
     if request.method == "POST":
         p = request.POST
         try:
-            route = sel.route_get(actor=actor, route_id=_int(p.get("route")) or 0)
-            worker = sel.account_ref(account_id=_int(p.get("worker")) or 0)
-            day, until = _date(p.get("date")), _date(p.get("date_to"))
-            start, end = _time(p.get("start")), _time(p.get("end"))
+            route = sel.route_get(actor=actor, route_id=int_or_none(p.get("route")) or 0)
+            worker = sel.account_ref(account_id=int_or_none(p.get("worker")) or 0)
+            day, until = date_or(p.get("date")), date_or(p.get("date_to"))
+            start, end = time_or_none(p.get("start")), time_or_none(p.get("end"))
             if day is None or start is None or end is None:
                 raise Invalid("patrol.plan_incomplete", Msg("请填写日期和时段", "Give the date and the time window"))
             repeat = p.get("repeat", "once")
@@ -392,8 +379,8 @@ def plan(request):
 def patrol_map(request):
     actor = request.user
     check_perm_anywhere(actor, P.VIEW)
-    day = _date(request.GET.get("date"), timezone.localdate())
-    worker = _int(request.GET.get("worker"))
+    day = date_or(request.GET.get("date"), timezone.localdate())
+    worker = int_or_none(request.GET.get("worker"))
     coverage = sel.coverage(actor=actor, date_from=day, date_to=day, worker_id=worker)
     return render(request, "console/patrols/map.html", {
         "day": day, "worker": worker, "workers": sel.worker_choices(actor=actor, perm=P.VIEW), "coverage": coverage,
@@ -409,8 +396,8 @@ def patrol_map_data(request):
     of the routes patrolled that day (reached or not)."""
     actor = request.user
     check_perm_anywhere(actor, P.VIEW)
-    day = _date(request.GET.get("date"), timezone.localdate())
-    tracks = sel.tracks(actor=actor, day=day, worker_id=_int(request.GET.get("worker")))
+    day = date_or(request.GET.get("date"), timezone.localdate())
+    tracks = sel.tracks(actor=actor, day=day, worker_id=int_or_none(request.GET.get("worker")))
     out = []
     for i, t in enumerate(tracks):
         w = t["worker"]
@@ -419,4 +406,4 @@ def patrol_map_data(request):
                                 "route": c.task.route.name, "name": c.checkpoint.name if c.checkpoint_id else _("自由打卡"),
                                 "url": reverse("console:patrols_task", args=[c.task_id])} for c in t["points"]]})
     return JsonResponse({"boundaries": sel.grid_boundaries(actor=actor), "tracks": out,
-                         "checkpoints": sel.day_checkpoints(actor=actor, day=day, worker_id=_int(request.GET.get("worker")))})
+                         "checkpoints": sel.day_checkpoints(actor=actor, day=day, worker_id=int_or_none(request.GET.get("worker")))})

@@ -2,8 +2,9 @@
 
 ``POST /calls`` is the screen-pop event of a CTI / softphone integration: it authenticates with the
 agent's API token (``Authorization: Bearer …``, an account holding case.intake), opens the call and
-answers with the masked caller match. The other routes are the agent's actions on the call and the
-supervisors' call records (hotline.view)."""
+answers with the masked caller match. The other routes are the agent's actions on the call, the
+callbacks (回拨 / 回访 of a closed case, from the call or from the hotline case) and the supervisors'
+call records (hotline.view)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .perms import HotlinePerm
 from .schemas import (
     AnswerIn,
     ArticleUseOut,
+    CallbackIn,
     CallDetailOut,
     CallIncomingIn,
     CallOut,
@@ -62,10 +64,12 @@ def call_incoming(request, payload: CallIncomingIn):
                       "screen_url": reverse("console:hotline_call", args=[call.pk])})
 
 
-@router.get("/calls", response={200: Page[CallOut], **ERRORS}, summary="来电记录（按日期、坐席、处理结果筛选）")
+@router.get("/calls", response={200: Page[CallOut], **ERRORS}, summary="来电记录（按日期、坐席、处理结果、来电/去电筛选）")
 def list_calls(request, date_from: dt.date | None = None, date_to: dt.date | None = None, agent_id: int | None = None,
-               outcome: str | None = None, is_open: bool | None = None, cursor: str | None = None, limit: int | None = None):
-    qs = sel.call_list(actor=request.auth, date_from=date_from, date_to=date_to, agent_id=agent_id, outcome=outcome, is_open=is_open)
+               outcome: str | None = None, is_open: bool | None = None, direction: str | None = None, cursor: str | None = None,
+               limit: int | None = None):
+    qs = sel.call_list(actor=request.auth, date_from=date_from, date_to=date_to, agent_id=agent_id, outcome=outcome, is_open=is_open,
+                       direction=direction)
     rows, next_cursor = paginate(qs, cursor=cursor, limit=limit)
     return {"items": [pr.call_out(c) for c in rows], "next_cursor": next_cursor}
 
@@ -124,3 +128,21 @@ def reveal_caller(request, call_id: int, payload: RevealIn):
     actor = request.auth
     call = sel.call_get(actor=actor, call_id=call_id)
     return {"caller": svc.call_reveal_caller(actor=actor, call=call, purpose=payload.purpose)}
+
+
+def _callback(actor, call, payload: CallbackIn):
+    callback = svc.call_callback(actor=actor, call=call, result=payload.result, notes=payload.notes, follow_up=payload.follow_up,
+                                 score=payload.score)
+    return Http(201, _detail(actor, callback.pk))
+
+
+@router.post("/calls/{int:call_id}/callback", response={201: CallDetailOut, **ERRORS},
+             summary="回拨/回访：记录给来电人的去电（回访记入已结案工单时间线）")
+def call_back(request, call_id: int, payload: CallbackIn):
+    return _callback(request.auth, sel.call_get(actor=request.auth, call_id=call_id), payload)
+
+
+@router.post("/cases/{int:case_id}/callback", response={201: CallDetailOut, **ERRORS},
+             summary="从热线工单回拨/回访来电人（工单须来自您可查看的热线来电）")
+def case_call_back(request, case_id: int, payload: CallbackIn):
+    return _callback(request.auth, sel.case_call(actor=request.auth, case_id=case_id), payload)

@@ -3,6 +3,10 @@ the agent who took it, what the caller was matched to, the knowledge articles us
 
 ``region`` scopes the record for supervisors (hotline.view): the agent's intake area when the call
 comes in, narrowed to the case's grid when a case is opened.
+
+A callback (回拨, and 回访 — the satisfaction follow-up of a closed case) is an outgoing call row
+recorded after the agent called: ``callback_of`` the original call, the same number, region and case,
+its own ``callback_result`` (reached or not) instead of an ``outcome``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from linli.core.scoping import ScopedManager
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", _("呼入")
-    OUTBOUND = "outbound", _("呼出(回访)")
+    INBOUND = "inbound", _("来电")
+    OUTBOUND = "outbound", _("去电")
 
 
 class Outcome(models.TextChoices):
@@ -28,6 +32,20 @@ class Outcome(models.TextChoices):
     TRANSFERRED = "transferred", _("转接其他热线/部门")
     ABANDONED = "abandoned", _("未接通/放弃")
     OTHER = "other", _("其他")
+
+
+class CallbackResult(models.TextChoices):
+    """How a callback went (回拨结果)."""
+
+    CONNECTED = "connected", _("接通")
+    NO_ANSWER = "no_answer", _("未接通（无人接听）")
+    BUSY = "busy", _("占线")
+    UNREACHABLE = "unreachable", _("关机/停机")
+    WRONG_NUMBER = "wrong_number", _("号码错误")
+    DECLINED = "declined", _("接通但拒绝回访")
+
+
+REACHED = (CallbackResult.CONNECTED, CallbackResult.DECLINED)  # someone picked up
 
 
 class CallCategory(models.TextChoices):
@@ -65,6 +83,9 @@ class Call(TimeStamped):
                              verbose_name="工单")
     articles = models.ManyToManyField("knowledge.Article", through="CallArticle", related_name="+", blank=True, verbose_name="引用知识")
     notes = models.TextField("通话记录", blank=True, default="")
+    callback_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="callbacks",
+                                    verbose_name="回拨的原来电")
+    callback_result = models.CharField("回拨结果", max_length=16, choices=CallbackResult.choices, blank=True, default="")
 
     objects = ScopedManager()
 
@@ -82,15 +103,22 @@ class Call(TimeStamped):
             models.CheckConstraint(condition=Q(outcome="") | Q(outcome__in=[o.value for o in Outcome]), name="hotline_call_outcome_valid"),
             models.CheckConstraint(condition=Q(category="") | Q(category__in=[c.value for c in CallCategory]),
                                    name="hotline_call_category_valid"),
-            # Ended ⇔ an outcome is recorded.
-            models.CheckConstraint(condition=Q(ended_at__isnull=True, outcome="") | Q(ended_at__isnull=False) & ~Q(outcome=""),
-                                   name="hotline_call_outcome_iff_ended"),
+            # Ended ⇔ an outcome is recorded (a callback records its result instead).
+            models.CheckConstraint(condition=Q(callback_of__isnull=False) | Q(ended_at__isnull=True, outcome="")
+                                   | Q(ended_at__isnull=False) & ~Q(outcome=""), name="hotline_call_outcome_iff_ended"),
+            # A callback is an outgoing, finished call with a result and no outcome; nothing else has a result.
+            models.CheckConstraint(condition=Q(callback_of__isnull=True, callback_result="")
+                                   | Q(callback_of__isnull=False, direction=Direction.OUTBOUND, ended_at__isnull=False, outcome="",
+                                       callback_result__in=[r.value for r in CallbackResult]),
+                                   name="hotline_call_callback_valid"),
             models.CheckConstraint(condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")), name="hotline_call_end_after_start"),
             models.CheckConstraint(condition=Q(answered_at__isnull=True) | Q(answered_at__gte=F("started_at")),
                                    name="hotline_call_answer_after_start"),
             models.CheckConstraint(condition=~Q(outcome=Outcome.CASE_OPENED) | Q(case__isnull=False), name="hotline_call_case_outcome_has_case"),
             models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""), name="hotline_call_external_id_unique"),
-            models.UniqueConstraint(fields=["case"], condition=Q(case__isnull=False), name="hotline_call_one_call_per_case"),
+            # One call opens a case; its callbacks carry the case too.
+            models.UniqueConstraint(fields=["case"], condition=Q(case__isnull=False, callback_of__isnull=True),
+                                    name="hotline_call_one_call_per_case"),
         ]
 
     def __str__(self) -> str:
@@ -99,6 +127,10 @@ class Call(TimeStamped):
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+    @property
+    def is_callback(self) -> bool:
+        return self.callback_of_id is not None
 
 
 class CallArticle(models.Model):

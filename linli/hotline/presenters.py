@@ -22,6 +22,9 @@ def call_out(call: Call) -> dict[str, Any]:
         "category": call.category, "person_id": call.person_id,
         "person_name_masked": mask_name(call.person.name) if call.person_id else "",
         "case_id": call.case_id, "case_number": call.case.number if call.case_id else "", "notes": call.notes,
+        "direction_label": call.get_direction_display(), "callback_of_id": call.callback_of_id,
+        "callback_result": call.callback_result,
+        "callback_result_label": call.get_callback_result_display() if call.callback_result else "",
     }
 
 

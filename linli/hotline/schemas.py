@@ -12,7 +12,7 @@ from linli.cases.schemas import CaseOut
 class CallIncomingIn(Schema):
     caller: str = Field("", max_length=40, description="来电号码（空 = 未显示号码）")
     external_id: str = Field("", max_length=64, description="话务系统呼叫编号；重复推送同一编号返回同一来电")
-    direction: str = Field("inbound", description="inbound 呼入 / outbound 呼出回访")
+    direction: str = Field("inbound", description="inbound 来电 / outbound 去电")
     agent: str = Field("", max_length=150, description="话务系统服务账号（hotline.cti）代坐席登记时：坐席用户名；坐席本人令牌时留空")
 
 
@@ -36,6 +36,10 @@ class CallOut(Schema):
     case_id: int | None
     case_number: str
     notes: str
+    direction_label: str
+    callback_of_id: int | None = Field(None, description="回拨记录：原来电编号")
+    callback_result: str = Field("", description="回拨结果（仅回拨记录）")
+    callback_result_label: str
 
 
 class HomeOut(Schema):
@@ -120,6 +124,14 @@ class EndIn(Schema):
     outcome: str
     notes: str = Field("", max_length=4000)
     category: str = ""
+
+
+class CallbackIn(Schema):
+    result: str = Field(..., description="回拨结果：connected 接通 / no_answer 未接通 / busy 占线 / unreachable 关机停机 / "
+                                         "wrong_number 号码错误 / declined 拒绝回访")
+    notes: str = Field("", max_length=4000)
+    follow_up: bool = Field(False, description="回访：已结案工单的满意度回访，记入工单时间线")
+    score: int | None = Field(None, ge=1, le=5, description="回访满意度 1–5（接通时；记录需 case.close 权限）")
 
 
 class RevealIn(Schema):

@@ -25,7 +25,7 @@ from linli.knowledge import selectors as kb
 from linli.knowledge.models import Article
 from linli.people.models import Person, Residency
 
-from .models import Call, CallArticle, Outcome
+from .models import Call, CallArticle, Direction, Outcome
 from .perms import HotlinePerm
 
 MAX_MATCHES = 5  # more persons than this on one number: show the first few, the agent asks the caller
@@ -49,10 +49,12 @@ def _list_related(qs: QuerySet[Call]) -> QuerySet[Call]:
 
 
 def call_list(*, actor: Any, date_from: dt.date | None = None, date_to: dt.date | None = None, agent_id: int | None = None,
-              outcome: str | None = None, is_open: bool | None = None) -> QuerySet[Call]:
-    """Calls in scope, newest first, filtered by local start date range, agent and outcome."""
+              outcome: str | None = None, is_open: bool | None = None, direction: str | None = None) -> QuerySet[Call]:
+    """Calls in scope, newest first, filtered by local start date range, agent, outcome and direction."""
     if outcome and outcome not in Outcome.values:
         raise Invalid("hotline.outcome_invalid", Msg("处理结果无效", "Unknown outcome"), detail={"allowed": list(Outcome.values)})
+    if direction and direction not in Direction.values:
+        raise Invalid("hotline.direction_invalid", Msg("呼叫方向无效", "Unknown call direction"), detail={"allowed": list(Direction.values)})
     if date_from and date_to and date_to < date_from:
         raise Invalid("hotline.date_range_invalid", Msg("结束日期不能早于开始日期", "The end date is before the start date"))
     qs = calls_for_actor(actor)
@@ -66,6 +68,8 @@ def call_list(*, actor: Any, date_from: dt.date | None = None, date_to: dt.date 
         qs = qs.filter(outcome=outcome)
     if is_open is not None:
         qs = qs.filter(ended_at__isnull=is_open)
+    if direction:
+        qs = qs.filter(direction=direction)
     return _list_related(qs)
 
 
@@ -82,6 +86,19 @@ def call_get(*, actor: Any, call_id: int) -> Call:
     if call is None:
         raise NotFound("hotline.call_not_found", Msg("来电记录不存在或不在您的管辖范围内", "Call not found or outside your scope"))
     return call
+
+
+def case_call(*, actor: Any, case_id: int) -> Call:
+    """The incoming call a hotline case was opened from, when the actor may see that call (else 404)."""
+    call = _list_related(calls_for_actor(actor)).filter(case_id=case_id, callback_of__isnull=True).first()
+    if call is None:
+        raise NotFound("hotline.call_not_found", Msg("该工单没有您可查看的热线来电", "No hotline call of this case in your scope"))
+    return call
+
+
+def call_callbacks(*, actor: Any, call: Call, limit: int = 20) -> list[Call]:
+    """The callbacks of an incoming call the actor may see, newest first (a short list on the call page)."""
+    return list(_list_related(calls_for_actor(actor).filter(callback_of_id=call.callback_of_id or call.pk)).order_by("-id")[:limit])
 
 
 def agent_by_username(username: str) -> Any:

@@ -1,6 +1,6 @@
 """Writes of the service hotline (L1): a call comes in (CTI screen pop or a number the agent types),
 the agent answers from the knowledge base or opens a case in one form, and ends the call with an
-outcome. Every function is keyword-only, atomic, checks the actor first and writes one audit entry.
+outcome; later an agent calls the caller back (回拨) or follows a closed case up (回访). Every function is keyword-only, atomic, checks the actor first and writes one audit entry.
 The caller's number is stored encrypted with a blind index and never written to the audit trail.
 """
 
@@ -17,6 +17,7 @@ from linli.audit.services import record, record_read, snapshot
 from linli.cases import selectors as case_selectors
 from linli.cases import services as case_services
 from linli.cases.models import Case, Category, Channel
+from linli.cases.models import Status as CaseStatus
 from linli.cases.perms import CasePerm
 from linli.core import pii
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -28,11 +29,11 @@ from linli.orgs.perms import check_perm_anywhere, covers, covers_any
 from linli.people.models import Person
 from linli.places.models import House, Region
 
-from .models import Call, CallArticle, CallCategory, Direction, Outcome
+from .models import REACHED, Call, CallArticle, CallbackResult, CallCategory, Direction, Outcome
 from .perms import HotlinePerm
 
 AUDIT_FIELDS = ["agent", "region", "direction", "started_at", "answered_at", "ended_at", "outcome", "category", "person", "case",
-                "external_id"]
+                "external_id", "callback_of", "callback_result"]
 MAX_NOTES = 4000
 
 
@@ -317,7 +318,93 @@ def call_reveal_caller(*, actor: Any, call: Call, purpose: str) -> str:
     return call.caller or ""
 
 
+# ---- callbacks: 回拨 and 回访 ------------------------------------------------------------------------------
+
+
+def check_callback(actor: Any, call: Call) -> None:
+    """Any hotline agent (case.intake) who may see the call calls back; a supervisor who only reads
+    call records gets 403, anyone who may not see it 404."""
+    if not can_view(actor, call):
+        raise NotFound("hotline.call_not_found")
+    if not covers_any(actor, CasePerm.INTAKE):
+        raise Forbidden("permission.denied", Msg("没有回拨来电的权限（{perm}）", "You may not call callers back ({perm})"),
+                        perm=str(CasePerm.INTAKE))
+
+
+def callback_original(call: Call) -> Call:
+    """The incoming call a callback belongs to: the call itself, or the one a callback was made for."""
+    if call.callback_of_id is None:
+        return call
+    return Call.objects.select_related("region", "case").get(pk=call.callback_of_id)
+
+
+def check_callback_possible(call: Call) -> None:
+    """409 while the call is still open or when the caller withheld the number."""
+    if call.is_open:
+        raise Conflict("hotline.call_open", Msg("该来电尚未结束，结束后才能回拨", "End the call before calling back"))
+    if not call.caller_index:
+        raise Conflict("hotline.caller_withheld", Msg("来电未显示号码，无法回拨", "The caller withheld the number: no callback possible"))
+
+
+def check_follow_up(call: Call) -> Case:
+    """回访 is for a case opened from the call and closed since."""
+    case = call.case
+    if case is None:
+        raise Conflict("hotline.follow_up_needs_case", Msg("该来电未登记工单，无需回访", "No case was opened from this call"))
+    if case.status != CaseStatus.CLOSED:
+        raise Conflict("hotline.case_not_closed", Msg("工单结案后才能回访", "Follow up once the case is closed"),
+                       detail={"status": case.status})
+    return case
+
+
+def _follow_up_timeline(*, actor: Any, case: Case, result: str, score: int | None, notes: str) -> None:
+    """The follow-up on the case timeline through the cases services: a satisfaction rating (C4, staff
+    recording it needs case.close) when the resident gave a score, otherwise a comment saying how it went."""
+    if score is not None:
+        case_services.case_rate(actor=actor, case=case, score=score, comment=notes)
+        return
+    text = f"电话回访：{CallbackResult(result).label}"
+    case_services.case_comment(actor=actor, case=case, note=f"{text}。{notes}" if notes else text)
+
+
+@transaction.atomic
+def call_callback(*, actor: Any, call: Call, result: str, notes: str = "", follow_up: bool = False, score: int | None = None,
+                  now: dt.datetime | None = None) -> Call:
+    """Record a call back to the caller of ``call`` (回拨) — an outgoing call row linked to the original
+    incoming call and its case, with how it went. ``follow_up`` makes it the satisfaction follow-up (回访)
+    of the closed case: a rating (``score`` 1–5) or a comment on the case timeline. The number is copied
+    encrypted from the original call and never written to the audit trail."""
+    call = _lock(call)
+    check_callback(actor, call)
+    original = callback_original(call)
+    check_callback_possible(original)
+    if result not in CallbackResult.values:
+        raise Invalid("hotline.callback_result_invalid", Msg("请选择回拨结果", "Choose how the callback went"),
+                      detail={"allowed": list(CallbackResult.values)})
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise Invalid("hotline.notes_too_long", Msg("通话记录最多{n}字", "Notes are limited to {n} characters"), n=MAX_NOTES)
+    if score is not None and not follow_up:
+        raise Invalid("hotline.score_needs_follow_up", Msg("满意度只在回访时记录", "A satisfaction score is recorded on a follow-up only"))
+    if score is not None and result != CallbackResult.CONNECTED:
+        raise Invalid("hotline.score_needs_connection", Msg("未接通，不能记录满意度", "No score without reaching the caller"))
+    case = check_follow_up(original) if follow_up else original.case
+    now = max(now or timezone.now(), original.started_at)
+    callback = Call(
+        caller=original.caller, caller_index=original.caller_index, caller_masked=original.caller_masked, agent=actor,
+        region=original.region, direction=Direction.OUTBOUND, started_at=now, answered_at=now if result in REACHED else None,
+        ended_at=now, person_id=original.person_id, case=case, notes=notes, callback_of=original, callback_result=result,
+    )
+    callback.save()
+    if follow_up:
+        _follow_up_timeline(actor=actor, case=case, result=result, score=score, notes=notes)
+    _audit(actor, "hotline.callback", callback, detail={"of": original.pk, "result": result, "follow_up": follow_up,
+                                                        **({"case": case.number} if case is not None else {})})
+    return callback
+
+
 __all__ = [
-    "call_incoming", "call_link_person", "call_answer_from_kb", "call_open_case", "call_end", "call_reveal_caller",
-    "duplicate_candidates", "duplicate_check", "can_view", "check_handle", "normalise_caller", "caller_index", "mask_caller",
+    "call_incoming", "call_link_person", "call_answer_from_kb", "call_open_case", "call_end", "call_reveal_caller", "call_callback",
+    "duplicate_candidates", "duplicate_check", "can_view", "check_handle", "check_callback", "check_callback_possible",
+    "check_follow_up", "callback_original", "normalise_caller", "caller_index", "mask_caller",
 ]

@@ -1,6 +1,6 @@
 """Hotline agent in the browser (L1): types the caller's number, sees the resident (masked) with her
 home, searches the knowledge base live and answers with an article, opens a case in one form and
-ends the call — axe on the agent screen."""
+ends the call, then records a callback (回拨) on the call page — axe on the agent screen and the call page."""
 
 from __future__ import annotations
 
@@ -70,3 +70,13 @@ def test_L1_agent_types_number_sees_resident_answers_and_opens_case(page, live_s
     expect(page.locator("#call-outcome")).to_contain_text("已立案转办")
     call = Call.objects.get()
     assert call.case_id == case.pk and call.outcome == "case_opened" and CallArticle.objects.filter(call=call).count() == 1
+
+    callback = page.locator("#callback-form")
+    callback.get_by_label("回拨结果").select_option("no_answer")
+    callback.get_by_label("回拨记录").fill("回拨告知进度，无人接听")
+    callback.get_by_role("button", name="记录回拨").click()
+    expect(page.locator("#callback-list")).to_contain_text("未接通")
+    expect(page.locator("#callbacks")).not_to_contain_text("13911112222")
+    assert_accessible(page)
+    back = Call.objects.get(callback_of=call)
+    assert back.direction == "outbound" and back.case_id == case.pk and back.agent_id == agent.pk

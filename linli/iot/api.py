@@ -39,6 +39,7 @@ from .schemas import (
     EmissionStationOut,
     ImportOut,
     IngestOut,
+    IngestStatOut,
     NotificationOut,
     ProvisionedOut,
     ReadingOut,
@@ -369,6 +370,15 @@ def _http_ingest(request: HttpRequest, token: str, kind: str):
         status = 403 if code == "device.inactive" else 400
         raise DomainError(code, Msg("上报数据被拒绝：{reason}", "Payload rejected: {reason}"), status=status, reason=code)
     return {"stored": result.stored, "duplicates": result.duplicates}
+
+
+@router.get("/ingest/stats", response={200: list[IngestStatOut], **ERRORS}, summary="接入统计（按日、通道）")
+def ingest_stats(request: HttpRequest, day_from: dt.date | None = None, day_to: dt.date | None = None):
+    """Messages received, rows stored, duplicate rows ignored and messages rejected per day and channel
+    (mqtt / http), at most 93 days (default: the last 7)."""
+    today = timezone.localdate()
+    day_to = day_to or today
+    return selectors.ingest_stats(actor=request.auth, day_from=day_from or day_to - dt.timedelta(days=6), day_to=day_to)
 
 
 @router.post("/http/{token}/telemetry", auth=None, response={200: IngestOut, **ERRORS})

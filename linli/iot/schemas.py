@@ -131,6 +131,15 @@ class ImportOut(Schema):
     errors: list[ImportErrorOut]
 
 
+class IngestStatOut(Schema):
+    day: dt.date
+    channel: str
+    messages: int
+    stored: int
+    duplicates: int
+    rejected: int
+
+
 class ReadingOut(Schema):
     key: str
     ts: dt.datetime

@@ -5,14 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
-from linli.core.errors import NotFound
+from linli.core.errors import Invalid, NotFound
+from linli.core.i18n import Msg
 from linli.core.scoping import scope_q
 from linli.orgs.perms import covers_any
 from linli.places.models import Region
 
-from .models import Alarm, AlarmNotification, Device, DeviceType, LatestValue, Rule, Telemetry, hash_secret
+from .models import (
+    Alarm,
+    AlarmNotification,
+    Device,
+    DeviceType,
+    IngestCounter,
+    LatestValue,
+    Rule,
+    Telemetry,
+    hash_secret,
+)
 from .perms import IotPerm
 
 
@@ -223,3 +234,25 @@ def device_series(*, actor: Any, device_id: int, key: str, start: dt.datetime | 
     s = rollups.series(device_id=device.pk, key=key, start=start, end=end, resolution=resolution)
     return {"device_id": device.pk, "key": key, **key_meta(device, key), "resolution": s.resolution, "start": s.start, "end": s.end,
             "truncated": s.truncated, "points": s.points}
+
+
+INGEST_STATS_MAX_DAYS = 93
+
+
+def ingest_stats(*, actor: Any, day_from: dt.date, day_to: dt.date) -> list[dict[str, Any]]:
+    """Messages, stored rows, duplicate rows and rejected messages per day and channel (D2), the
+    shards of ``IngestCounter`` summed. Platform-wide figures (no region, no personal data): for those
+    who manage devices. At most ``INGEST_STATS_MAX_DAYS`` days, newest first."""
+    from linli.orgs.perms import check_perm_anywhere
+
+    check_perm_anywhere(actor, IotPerm.DEVICE_EDIT)
+    if day_to < day_from or (day_to - day_from).days >= INGEST_STATS_MAX_DAYS:
+        raise Invalid("iot.stats_range", Msg(f"日期范围须在{INGEST_STATS_MAX_DAYS}天以内，且结束不早于开始",
+                                             f"The range must be at most {INGEST_STATS_MAX_DAYS} days, ending no earlier than it starts"),
+                      detail={"day_from": day_from.isoformat(), "day_to": day_to.isoformat()})
+    rows = (
+        IngestCounter.objects.filter(day__range=(day_from, day_to)).values("day", "channel")
+        .annotate(messages=Sum("messages"), stored=Sum("stored"), duplicates=Sum("duplicates"), rejected=Sum("rejected"))
+        .order_by("-day", "channel")
+    )
+    return list(rows)

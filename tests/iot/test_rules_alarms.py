@@ -186,7 +186,28 @@ def test_D2_malformed_payloads_rejected_and_counted(tree):
     codes = {c for _, c in r.errors}
     assert {"payload.not_json", "payload.empty", "payload.bad_shape", "payload.bad_ts", "payload.ts_out_of_range",
             "payload.bad_value", "payload.bad_key", "payload.value_too_long", "device.unknown", "device.not_gateway"} <= codes
-    assert IngestCounter.objects.get(channel="mqtt").rejected == 12
+    assert sum(IngestCounter.objects.filter(channel="mqtt").values_list("rejected", flat=True)) == 12
+
+
+def test_D2_counters_are_sharded_per_worker_and_summed_by_the_stats_api(tree, api_as, monkeypatch):
+    """Two workers never update one hot counter row (each adds to its own shard); the API sums them."""
+    from linli.iot import ingest
+
+    dev, _ = device(tree.grid_a)
+    monkeypatch.setattr(ingest, "_shard", lambda: 3)
+    ingest_batch([InMessage(dev.mqtt_username, "telemetry", b'{"ts": 1763900000000, "values": {"smoke": 0.01}}')], channel="mqtt")
+    monkeypatch.setattr(ingest, "_shard", lambda: 7)
+    ingest_batch([InMessage(dev.mqtt_username, "telemetry", b'{"ts": 1763900001000, "values": {"smoke": 0.01}}'),
+                  InMessage(dev.mqtt_username, "telemetry", b'{"ts": 1763900000000, "values": {"smoke": 0.01}}'),
+                  InMessage("nobody", "telemetry", b'{"a": 1}')], channel="mqtt")
+    assert sorted(IngestCounter.objects.values_list("shard", "messages")) == [(3, 1), (7, 3)]
+    day = IngestCounter.objects.first().day
+    rows = api_as(admin()).get(f"iot/ingest/stats?day_from={day}&day_to={day}").json()
+    assert rows == [{"day": day.isoformat(), "channel": "mqtt", "messages": 4, "stored": 2, "duplicates": 1, "rejected": 1}]
+    bad = api_as(admin()).get(f"iot/ingest/stats?day_from={day}&day_to={day - dt.timedelta(days=1)}")
+    assert bad.status_code == 422 and bad.json()["code"] == "iot.stats_range"
+    viewer = account(perms=[IotPerm.DEVICE_VIEW, IotPerm.ALARM_VIEW], scope=tree.community_a)
+    assert api_as(viewer).get("iot/ingest/stats").status_code == 403  # platform-wide figures: device managers only
 
 
 def test_D2_duplicate_delivery_stored_once_and_no_second_alarm(tree):

@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ from .models import (
     ParkingLot,
     Space,
 )
-from .overlap import lost_race
+from .overlap import book
 from .perms import ParkingPerm as P
 from .services import check_is_resident, plate_or_invalid
 from .sharing import _minute, _near, _path, own_or_staff, post_payment
@@ -214,15 +214,7 @@ def booking_create(*, actor: Any, charger: Charger, plate: str, start_at: dt.dat
         raise Invalid("charging.slot_range", Msg("预约须在未来，结束晚于开始，且不超过24小时", "A slot lies in the future, ends after it starts and lasts at most 24 h"))
     p = plate_or_invalid(plate)
     taken = Conflict("charging.slot_taken", Msg("该充电桩此时段已被预约", "This charger is already booked then"))
-    if ChargerBooking.objects.filter(charger=c, status__in=ACTIVE_BOOKING, start_at__lt=end_at, end_at__gt=start_at).exists():
-        raise taken
-    try:
-        with transaction.atomic():
-            b = ChargerBooking.objects.create(charger=c, lot_id=c.lot_id, booker_id=pid, plate=p, start_at=start_at, end_at=end_at)
-    except (IntegrityError, OperationalError) as exc:
-        if not lost_race(exc):
-            raise
-        raise taken from exc
+    b = book(ChargerBooking, taken=taken, charger=c, lot_id=c.lot_id, booker_id=pid, plate=p, start_at=start_at, end_at=end_at)
     record(actor=actor, action="charging.book", obj=b, after=snapshot(b), region_path=_path(c.lot_id))
     return b
 

@@ -7,6 +7,7 @@ version of the in-process decision index, see ``decision.py``).
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -488,20 +489,49 @@ class BookingStatus(models.TextChoices):
     NO_SHOW = "no_show", _("爽约")
 
 
-class ShareBooking(TimeStamped):
-    """A booking of a shared window. Active bookings (booked, in use) of one space never overlap: an
-    EXCLUDE constraint on PostgreSQL, a trigger on SQLite (migration ``sharing``), not only a check."""
+def _booking_checks(prefix: str) -> list[models.CheckConstraint]:
+    """The checks of every booking table; their names (``<prefix>_order``, ``<prefix>_status_valid``)
+    predate ``Booking`` and are the database's, so each concrete model passes its own prefix."""
+    return [
+        models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name=f"{prefix}_order"),
+        models.CheckConstraint(condition=Q(status__in=_choices(BookingStatus)), name=f"{prefix}_status_valid"),
+    ]
+
+
+class Booking(TimeStamped):
+    """A time slot of one resource (a shared space, a charger) booked for a plate. Active bookings
+    (``ACTIVE_BOOKING``) of one resource never overlap: an EXCLUDE constraint on PostgreSQL, a trigger
+    on SQLite (``overlap.py``, installed by the migration of each concrete model), not only a check.
+    ``RESOURCE`` names the foreign key that guard is keyed on; every booking has a ``lot``."""
 
     SCOPE_FIELD = "lot__region"
+    RESOURCE: str
+
+    plate = models.CharField("车牌", max_length=8)
+    start_at = models.DateTimeField("开始")
+    end_at = models.DateTimeField("结束")
+    status = models.CharField("状态", max_length=10, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
+
+    objects = ScopedManager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def overlapping(cls, start_at: dt.datetime, end_at: dt.datetime) -> models.QuerySet:
+        """Active bookings (of any resource) overlapping [start_at, end_at)."""
+        return cls.objects.filter(status__in=ACTIVE_BOOKING, start_at__lt=end_at, end_at__gt=start_at)
+
+
+class ShareBooking(Booking):
+    """A booking of a shared window (migration ``sharing`` installs the guard on ``space``)."""
+
+    RESOURCE = "space"
 
     window = models.ForeignKey(ShareWindow, on_delete=models.PROTECT, related_name="bookings", verbose_name="共享时段")
     space = models.ForeignKey(Space, on_delete=models.PROTECT, related_name="share_bookings", verbose_name="车位")
     lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="share_bookings", verbose_name="停车场")
     booker = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="share_bookings", verbose_name="预约人")
-    plate = models.CharField("车牌", max_length=8)
-    start_at = models.DateTimeField("开始")
-    end_at = models.DateTimeField("结束")
-    status = models.CharField("状态", max_length=10, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
     amount_fen = models.PositiveIntegerField("应付(分)", default=0)
     overstay_fen = models.PositiveIntegerField("超时费(分)", default=0)
     paid_fen = models.PositiveIntegerField("已付(分)", default=0)
@@ -511,17 +541,12 @@ class ShareBooking(TimeStamped):
     overstaying = models.BooleanField("超时未离场", default=False)
     conflict = models.BooleanField("前车超时冲突", default=False)
 
-    objects = ScopedManager()
-
     class Meta:
         verbose_name = "共享车位预约"
         verbose_name_plural = verbose_name
         indexes = [models.Index(fields=["lot", "plate", "status"]), models.Index(fields=["status", "start_at"]),
                    models.Index(fields=["booker", "id"]), models.Index(fields=["space", "start_at"])]
-        constraints = [
-            models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="parking_booking_order"),
-            models.CheckConstraint(condition=Q(status__in=_choices(BookingStatus)), name="parking_booking_status_valid"),
-        ]
+        constraints = _booking_checks("parking_booking")
 
     def __str__(self) -> str:
         return f"{self.plate}@{self.space_id} {self.start_at:%Y-%m-%d %H:%M}"
@@ -587,30 +612,20 @@ class Charger(TimeStamped):
         return self.name
 
 
-class ChargerBooking(TimeStamped):
-    """A reserved time slot at a charger; active slots of one charger never overlap (same database
-    guard as ``ShareBooking``, migration ``charging``)."""
+class ChargerBooking(Booking):
+    """A reserved time slot at a charger (migration ``charging`` installs the guard on ``charger``)."""
 
-    SCOPE_FIELD = "lot__region"
+    RESOURCE = "charger"
 
     charger = models.ForeignKey(Charger, on_delete=models.PROTECT, related_name="bookings", verbose_name="充电桩")
     lot = models.ForeignKey(ParkingLot, on_delete=models.PROTECT, related_name="+", verbose_name="停车场")
     booker = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="charger_bookings", verbose_name="预约人")
-    plate = models.CharField("车牌", max_length=8)
-    start_at = models.DateTimeField("开始")
-    end_at = models.DateTimeField("结束")
-    status = models.CharField("状态", max_length=10, choices=BookingStatus.choices, default=BookingStatus.BOOKED)
-
-    objects = ScopedManager()
 
     class Meta:
         verbose_name = "充电预约"
         verbose_name_plural = verbose_name
         indexes = [models.Index(fields=["charger", "start_at"]), models.Index(fields=["booker", "id"]), models.Index(fields=["status", "start_at"])]
-        constraints = [
-            models.CheckConstraint(condition=Q(end_at__gt=F("start_at")), name="parking_chbooking_order"),
-            models.CheckConstraint(condition=Q(status__in=_choices(BookingStatus)), name="parking_chbooking_status_valid"),
-        ]
+        constraints = _booking_checks("parking_chbooking")
 
 
 class ChargingStatus(models.TextChoices):

@@ -2,11 +2,15 @@
 the database, not only checked: on PostgreSQL an ``EXCLUDE USING gist`` constraint over
 (resource =, tstzrange(start, end) &&) for the active statuses (needs ``btree_gist``); on SQLite a
 BEFORE INSERT and a BEFORE UPDATE trigger that abort on an overlapping active row. Both raise
-``IntegrityError``; the services map it to a 409 with a code. Used by the parking migrations."""
+``IntegrityError``; ``book`` maps it to a 409 with the service's code. ``installer`` is used by the
+parking migrations (which spell out their table, key and name), ``book`` by the booking services."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Booking
 
 ACTIVE = ("booked", "in_use")
 
@@ -75,3 +79,23 @@ def lost_race(exc: BaseException) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
+def book(model: type[Booking], *, taken: Exception, **fields: Any) -> Booking:
+    """Create an active booking unless its resource (``model.RESOURCE``, given in ``fields`` as the
+    object or as ``<resource>_id``) is booked for an overlapping time; then raise ``taken`` (a 409).
+    The check answers the common case without a failed INSERT; the database guard decides the races
+    the check cannot see (``lost_race``). Runs inside the calling service's transaction."""
+    from django.db import IntegrityError, OperationalError, transaction
+
+    key = model.RESOURCE
+    same = {key: fields[key]} if key in fields else {f"{key}_id": fields[f"{key}_id"]}
+    if model.overlapping(fields["start_at"], fields["end_at"]).filter(**same).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except (IntegrityError, OperationalError) as exc:
+        if not lost_race(exc):
+            raise
+        raise taken from exc

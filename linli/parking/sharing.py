@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import transaction
 from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -23,7 +23,6 @@ from linli.orgs.perms import check_perm_at, covers
 from linli.people.models import Person
 
 from .models import (
-    ACTIVE_BOOKING,
     BookingStatus,
     LedgerEntry,
     LedgerKind,
@@ -36,7 +35,7 @@ from .models import (
     SpaceKind,
     WindowStatus,
 )
-from .overlap import lost_race
+from .overlap import book
 from .perms import ParkingPerm as P
 from .services import changed, check_is_resident, plate_or_invalid
 
@@ -158,16 +157,8 @@ def booking_create(*, actor: Any, window: ShareWindow, plate: str, start_at: dt.
     if end_at <= now:
         raise Invalid("sharing.booking_past", Msg("不能预约已经过去的时间", "That time is already over"))
     p = plate_or_invalid(plate)
-    if ShareBooking.objects.filter(space_id=w.space_id, status__in=ACTIVE_BOOKING, start_at__lt=end_at, end_at__gt=start_at).exists():
-        raise _overlap_conflict()
-    try:
-        with transaction.atomic():  # the database guard decides races the check above cannot see
-            b = ShareBooking.objects.create(window=w, space_id=w.space_id, lot_id=w.lot_id, booker_id=pid, plate=p, start_at=start_at,
-                                            end_at=end_at, amount_fen=price_for(w, start_at, end_at))
-    except (IntegrityError, OperationalError) as exc:
-        if not lost_race(exc):
-            raise
-        raise _overlap_conflict() from exc
+    b = book(ShareBooking, taken=_overlap_conflict(), window=w, space_id=w.space_id, lot_id=w.lot_id, booker_id=pid, plate=p,
+             start_at=start_at, end_at=end_at, amount_fen=price_for(w, start_at, end_at))
     changed("booking", b.pk)  # the barrier's index learns this plate has a booking here
     record(actor=actor, action="sharing.book", obj=b, after=snapshot(b), region_path=_path(w.lot_id))
     return b
@@ -352,7 +343,7 @@ def open_windows(*, actor: Any, start_at: dt.datetime, end_at: dt.datetime) -> l
     """Open windows near the resident's home that cover [start, end) with no active booking overlapping it."""
     pid = check_is_resident(actor)
     person_path = Person.objects.values_list("region__path", flat=True).get(pk=pid)
-    taken = ShareBooking.objects.filter(status__in=ACTIVE_BOOKING, start_at__lt=end_at, end_at__gt=start_at).values("space_id")
+    taken = ShareBooking.overlapping(start_at, end_at).values("space_id")
     return list(ShareWindow.objects.filter(_near(person_path), status=WindowStatus.OPEN, start_at__lte=start_at, end_at__gte=end_at)
                 .exclude(owner_id=pid).exclude(space_id__in=taken).select_related("space", "lot", "space__zone").order_by("start_at", "id")[:100])
 

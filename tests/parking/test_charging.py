@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -138,6 +140,22 @@ def test_K7_start_offline_pile_is_409_then_start_stop_bill_and_pay(pile):
     assert sum(LedgerEntry.objects.filter(charging_session=done).values_list("amount_fen", flat=True)) == 0
     with pytest.raises(Conflict):
         ch.pay(actor=pile.driver_acc, session=done, amount_fen=1)
+
+
+def test_K7_slot_lost_at_the_database_guard_is_the_same_409(pile):
+    """A slot booked after the service's pre-check ran is only seen by the database guard; its
+    violation is the same 409 ``charging.slot_taken`` (``overlap.book``), and nothing is written."""
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    b = ch.booking_create(actor=pile.driver_acc, charger=pile.charger, plate="鲁AD12345", start_at=now + H, end_at=now + 3 * H)
+    real_exists = QuerySet.exists
+
+    def precheck_misses_bookings(qs):
+        return False if qs.model is ChargerBooking else real_exists(qs)
+
+    with mock.patch.object(QuerySet, "exists", precheck_misses_bookings), pytest.raises(Conflict) as exc:
+        ch.booking_create(actor=pile.neighbour_acc, charger=pile.charger, plate="鲁A77777", start_at=now + 2 * H, end_at=now + 4 * H)
+    assert exc.value.code == "charging.slot_taken" and exc.value.status == 409
+    assert list(ChargerBooking.objects.filter(charger=pile.charger).values_list("pk", flat=True)) == [b.pk]
 
 
 def test_K7_slots_never_overlap_and_reserved_pile_refuses_others(pile):

@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import QuerySet
 from hypothesis import given
 from hypothesis import strategies as st
@@ -86,6 +86,28 @@ def test_K6_database_guard_rejects_overlap_without_the_service_check(share):
                                     start_at=b.start_at, end_at=b.end_at, status=BookingStatus.CANCELLED)
     with pytest.raises(IntegrityError), transaction.atomic():
         ShareBooking.objects.filter(pk=c.pk).update(status=BookingStatus.BOOKED)
+
+
+def test_K6_booking_lost_at_the_database_guard_is_the_same_409(share):
+    """A booking committed after the service's pre-check ran is only seen by the database guard; its
+    violation is the same 409 ``sharing.slot_taken`` (``overlap.book``), and nothing is written."""
+    b = _book(share)
+    real_exists = QuerySet.exists
+
+    def precheck_misses_bookings(qs):
+        return False if qs.model is ShareBooking else real_exists(qs)
+
+    with mock.patch.object(QuerySet, "exists", precheck_misses_bookings), pytest.raises(Conflict) as exc:
+        _book(share, share.neighbour_acc, start=T0 + 2 * H, end=T0 + 4 * H, plate="鲁A77777")
+    assert exc.value.code == "sharing.slot_taken" and exc.value.status == 409
+    assert list(ShareBooking.objects.filter(space=share.space).values_list("pk", flat=True)) == [b.pk]
+
+
+def test_K6_booking_other_database_errors_are_not_a_slot_taken(share):
+    """Only a lost race becomes a 409: any other failed INSERT (here a statement timeout) propagates."""
+    timeout = OperationalError("canceling statement due to statement timeout")
+    with mock.patch.object(type(ShareBooking.objects), "create", side_effect=timeout), pytest.raises(OperationalError):
+        _book(share)
 
 
 def test_K6_booking_scope_neighbourhood_only_and_own_space_refused(share):

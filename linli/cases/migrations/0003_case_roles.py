@@ -3,6 +3,8 @@ Permission names are spelled out: a migration must not follow later edits of the
 
 from django.db import migrations
 
+from linli.orgs.migration_grants import grant
+
 ADD = {
     "district_admin": ["case.view", "case.intake", "case.accept", "case.dispatch", "case.handle", "case.verify", "case.close",
                        "case.supervise", "case.config"],
@@ -18,24 +20,7 @@ NEW = [
     ("case_supervisor", "督办员", "接收超时升级并督办", ["case.view", "case.supervise", "org.view", "place.view"]),
 ]
 
-
-def forwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for code, perms in ADD.items():
-        role = Role.objects.filter(code=code).first()
-        if role is not None:
-            role.permissions = sorted(set(role.permissions or []) | set(perms))
-            role.save(update_fields=["permissions"])
-    for code, name, description, perms in NEW:
-        Role.objects.update_or_create(code=code, defaults={"name": name, "description": description, "permissions": sorted(perms), "is_system": True})
-
-
-def backwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=list(ADD)):
-        role.permissions = sorted(p for p in (role.permissions or []) if not p.startswith("case."))
-        role.save(update_fields=["permissions"])
-    Role.objects.filter(code__in=[n[0] for n in NEW], is_system=True, assignments__isnull=True).delete()
+forwards, backwards = grant(ADD, NEW, revoke_prefix="case.")
 
 
 class Migration(migrations.Migration):

@@ -3,6 +3,8 @@ Permission names are spelled out: a migration must not follow later edits of the
 
 from django.db import migrations
 
+from linli.orgs.migration_grants import grant
+
 ADD = {
     "district_admin": ["hotline.view", "knowledge.view"],
     "street_officer": ["hotline.view", "knowledge.view"],
@@ -10,21 +12,8 @@ ADD = {
     "hotline_agent": ["knowledge.view"],
 }
 
-
-def forwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for code, perms in ADD.items():
-        role = Role.objects.filter(code=code).first()
-        if role is not None:
-            role.permissions = sorted(set(role.permissions or []) | set(perms))
-            role.save(update_fields=["permissions"])
-
-
-def backwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=list(ADD)):
-        role.permissions = sorted(p for p in (role.permissions or []) if p != "hotline.view")
-        role.save(update_fields=["permissions"])
+# Backwards revokes hotline.view only, as it always has: knowledge.view stays on the roles.
+forwards, backwards = grant(ADD, revoke=["hotline.view"])
 
 
 class Migration(migrations.Migration):

@@ -3,22 +3,12 @@
 
 from django.db import migrations
 
+from linli.orgs.migration_grants import grant
+
 ROLES = ["district_admin", "street_officer", "community_worker", "property_manager"]
 PERM = "bin.collect"
 
-
-def forwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=ROLES):
-        role.permissions = sorted(set(role.permissions or []) | {PERM})
-        role.save(update_fields=["permissions"])
-
-
-def backwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=ROLES):
-        role.permissions = sorted(p for p in (role.permissions or []) if p != PERM)
-        role.save(update_fields=["permissions"])
+forwards, backwards = grant({code: [PERM] for code in ROLES}, revoke=[PERM])
 
 
 class Migration(migrations.Migration):

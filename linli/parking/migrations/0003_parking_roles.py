@@ -3,6 +3,8 @@ Permission names are spelled out: a migration must not follow later edits of the
 
 from django.db import migrations
 
+from linli.orgs.migration_grants import grant
+
 ALL = ["parking.view", "parking.manage", "parking.operate", "parking.flag"]
 ADD = {
     "district_admin": ALL,
@@ -12,24 +14,7 @@ ADD = {
 }
 NEW = [("parking_booth", "岗亭收费员", "停车场岗亭：查看在场车辆、收费、手工放行与关闭记录", ["parking.view", "parking.operate", "place.view"])]
 
-
-def forwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for code, perms in ADD.items():
-        role = Role.objects.filter(code=code).first()
-        if role is not None:
-            role.permissions = sorted(set(role.permissions or []) | set(perms))
-            role.save(update_fields=["permissions"])
-    for code, name, description, perms in NEW:
-        Role.objects.update_or_create(code=code, defaults={"name": name, "description": description, "permissions": sorted(perms), "is_system": True})
-
-
-def backwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=list(ADD)):
-        role.permissions = sorted(p for p in (role.permissions or []) if not p.startswith("parking."))
-        role.save(update_fields=["permissions"])
-    Role.objects.filter(code__in=[n[0] for n in NEW], is_system=True, assignments__isnull=True).delete()
+forwards, backwards = grant(ADD, NEW, revoke_prefix="parking.")
 
 
 class Migration(migrations.Migration):

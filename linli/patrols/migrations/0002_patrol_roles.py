@@ -4,6 +4,8 @@ names are spelled out: a migration must not follow later edits of the enum."""
 
 from django.db import migrations
 
+from linli.orgs.migration_grants import grant
+
 # District and street staff assign the grid_worker role; they may only grant what they hold (O2, no
 # escalation), so they also hold patrol.perform (they may walk a patrol themselves).
 ADD = {
@@ -15,21 +17,7 @@ ADD = {
     "auditor": ["patrol.view"],
 }
 
-
-def forwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for code, perms in ADD.items():
-        role = Role.objects.filter(code=code).first()
-        if role is not None:
-            role.permissions = sorted(set(role.permissions or []) | set(perms))
-            role.save(update_fields=["permissions"])
-
-
-def backwards(apps, schema_editor):
-    Role = apps.get_model("orgs", "Role")
-    for role in Role.objects.filter(code__in=list(ADD)):
-        role.permissions = sorted(p for p in (role.permissions or []) if not p.startswith("patrol."))
-        role.save(update_fields=["permissions"])
+forwards, backwards = grant(ADD, revoke_prefix="patrol.")
 
 
 class Migration(migrations.Migration):

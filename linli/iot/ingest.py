@@ -520,7 +520,7 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
                 services.alarm_raise(device_id=dev_id, region_id=devices[dev_id].region_id, rule=a.rule, at=a.at,
                                      key=a.key, value=a.value, value_text=a.value_text, audit=audit)
                 result.alarms_raised += 1
-            elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at):
+            elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at, audit=audit):
                 result.alarms_cleared += 1
     if audit:
         from linli.audit.services import record_many

@@ -167,6 +167,14 @@ def case_duplicates(*, actor: Any, case: Case, radius_m: float | None = None, ho
                              exclude_id=case.pk, radius_m=radius_m, hours=hours, visible=visible_q(actor))
 
 
+def duplicates_near(*, actor: Any, category_id: int, lat: float | None, lng: float | None, at: dt.datetime | None = None) -> list[tuple[Case, float]]:
+    """Open cases of the category near a point that ``actor`` may see, nearest first — the "same
+    problem?" offer before a report is filed (C1; portal, console, hotline and patrol forms)."""
+    if lat is None or lng is None:
+        return []
+    return nearby_open_cases(category_id=category_id, lat=lat, lng=lng, at=at or timezone.now(), visible=visible_q(actor))
+
+
 def category_list(*, include_inactive: bool = False) -> QuerySet[Category]:
     qs = Category.objects.all()
     return qs if include_inactive else qs.filter(is_active=True)

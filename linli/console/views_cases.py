@@ -358,9 +358,8 @@ def case_new(request):
         try:
             category = cs.category_get(category_id=d["category"])
             if not d["confirm_new"] and d["lat"] is not None:
-                found = svc.nearby_open_cases(category_id=category.pk, lat=d["lat"], lng=d["lng"], at=timezone.now())
-                visible = set(cs.cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
-                ctx["duplicates"] = [{"case": c, "distance": round(dist)} for c, dist in found if c.pk in visible]
+                found = cs.duplicates_near(actor=actor, category_id=category.pk, lat=d["lat"], lng=d["lng"])
+                ctx["duplicates"] = [{"case": c, "distance": round(dist)} for c, dist in found]
             if not ctx["duplicates"]:
                 with stored_photos(request.FILES.getlist("photos")) as photos:
                     case = svc.case_report(

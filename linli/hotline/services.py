@@ -205,11 +205,7 @@ def _house_point(house: House) -> tuple[float | None, float | None]:
 
 def duplicate_candidates(*, actor: Any, category: Category, lat: float | None, lng: float | None) -> list[tuple[Case, float]]:
     """Open cases of the same category near the point that the agent may see (as the case intake offers)."""
-    if lat is None or lng is None:
-        return []
-    found = case_services.nearby_open_cases(category_id=category.pk, lat=lat, lng=lng, at=timezone.now())
-    visible = set(case_selectors.cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
-    return [(c, d) for c, d in found if c.pk in visible]
+    return case_selectors.duplicates_near(actor=actor, category_id=category.pk, lat=lat, lng=lng)
 
 
 def duplicate_check(*, actor: Any, category: Category, house: House | None = None, lat: float | None = None,

@@ -515,9 +515,7 @@ def task_finish(*, actor: Any, task: PatrolTask, note: str = "", now: dt.datetim
 
 def duplicate_candidates(*, actor: Any, category: Category, lat: float, lng: float, now: dt.datetime | None = None) -> list[tuple[Case, float]]:
     """Open cases of the same category nearby that the actor may see — offered before filing (C1)."""
-    found = case_services.nearby_open_cases(category_id=category.pk, lat=lat, lng=lng, at=now or timezone.now())
-    visible = set(case_selectors.cases_for_actor(actor).filter(pk__in=[c.pk for c, _ in found]).values_list("pk", flat=True))
-    return [(c, d) for c, d in found if c.pk in visible]
+    return case_selectors.duplicates_near(actor=actor, category_id=category.pk, lat=lat, lng=lng, at=now)
 
 
 @transaction.atomic

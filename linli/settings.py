@@ -188,6 +188,10 @@ LINLI_CASE_WORKDAY = os.environ.get("LINLI_CASE_WORKDAY", "08:30-12:00,13:30-17:
 LINLI_CASE_REOPEN_DAYS = int(os.environ.get("LINLI_CASE_REOPEN_DAYS", "7"))
 LINLI_CASE_DUPLICATE_RADIUS_M = float(os.environ.get("LINLI_CASE_DUPLICATE_RADIUS_M", "100"))
 LINLI_CASE_DUPLICATE_HOURS = float(os.environ.get("LINLI_CASE_DUPLICATE_HOURS", "72"))
+# Who holds a role changes rarely; intake and alarms keep the answer this long in each process
+# (a change made in the same process applies at once).
+LINLI_GRID_WORKER_TTL_S = float(os.environ.get("LINLI_GRID_WORKER_TTL_S", "10"))
+LINLI_ALARM_ROLES_TTL_S = float(os.environ.get("LINLI_ALARM_ROLES_TTL_S", "5"))
 LINLI_OPEN311_JURISDICTION = os.environ.get("LINLI_OPEN311_JURISDICTION", "linli")
 if os.environ.get("LINLI_NOTIFIERS"):
     LINLI_NOTIFIERS = tuple(n.strip() for n in os.environ["LINLI_NOTIFIERS"].split(",") if n.strip())

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from linli.audit.services import record
@@ -55,9 +56,15 @@ def _alarm_roles() -> list[int]:
     return _roles_cache[1]
 
 
-def reset_cache() -> None:
+def reset_cache(**_: Any) -> None:
+    """Forget which roles see alarms (connected to Role saves and deletes: this process at once,
+    others within LINLI_ALARM_ROLES_TTL_S)."""
     global _roles_cache
     _roles_cache = (0.0, [])
+
+
+post_save.connect(reset_cache, sender=Role, dispatch_uid="iot.alarm_roles.save")
+post_delete.connect(reset_cache, sender=Role, dispatch_uid="iot.alarm_roles.delete")
 
 
 def tier_accounts(region_path: str, level: int) -> list[int]:

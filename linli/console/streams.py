@@ -1,0 +1,56 @@
+"""Server-sent-event views of the console (D4 alarms, A3/A4 access, K2/K4 parking) over linli.core.live.
+
+``live_stream_response(request, channels, perms)`` is the one way a console page subscribes: 403 without
+any of ``perms`` anywhere, 204 (the browser's EventSource gives up and the page keeps polling) when no
+live backend is configured or this process already serves its maximum of streams, else a stream of the
+events on ``channels`` whose region path lies in the viewer's scope for one of ``perms``. Events carry
+ids, kinds and a region path only; the page re-fetches its feed through its normal scoped view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+from linli.core import live
+from linli.core.scoping import path_in_scope
+from linli.orgs.perms import check_perm_anywhere, covers_any
+
+
+def _scope(actor: Any, perms: tuple[str, ...]) -> list[str] | None:
+    """Region paths where ``actor`` holds one of ``perms`` (None = everywhere); 403 when it holds none."""
+    held = [p for p in perms if covers_any(actor, p)]
+    if not held:
+        check_perm_anywhere(actor, perms[0])
+    paths: list[str] = []
+    for perm in held:
+        scope = actor.scope_paths(perm)
+        if scope is None:
+            return None
+        paths.extend(scope)
+    return paths
+
+
+def live_stream_response(request, channels: Iterable[str], perms: str | Iterable[str]) -> HttpResponse:
+    perms = (perms,) if isinstance(perms, str) else tuple(perms)
+    paths = _scope(request.user, perms)
+    slot = live.try_acquire()
+    if slot is None:
+        return HttpResponse(status=204)
+
+    def allowed(event: dict) -> bool:
+        return isinstance(event.get("region"), str) and path_in_scope(event["region"], paths)
+
+    response = StreamingHttpResponse(live.stream(list(channels), allowed=allowed, slot=slot), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def live_url(name: str, *args: Any) -> str:
+    """The stream URL a page hands to static/linli/live.js, or "" when live updates are off (the page only polls)."""
+    from django.urls import reverse
+
+    return reverse(name, args=args) if live.enabled() else ""

@@ -16,21 +16,14 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from linli.core import live
 from linli.core.scoping import path_in_scope
-from linli.orgs.perms import check_perm_anywhere, covers_any
+from linli.orgs.perms import check_perm_anywhere, covers_any, scope_paths_any
 
 
 def _scope(actor: Any, perms: tuple[str, ...]) -> list[str] | None:
     """Region paths where ``actor`` holds one of ``perms`` (None = everywhere); 403 when it holds none."""
-    held = [p for p in perms if covers_any(actor, p)]
-    if not held:
+    if not any(covers_any(actor, p) for p in perms):
         check_perm_anywhere(actor, perms[0])
-    paths: list[str] = []
-    for perm in held:
-        scope = actor.scope_paths(perm)
-        if scope is None:
-            return None
-        paths.extend(scope)
-    return paths
+    return scope_paths_any(actor, perms)
 
 
 def live_stream_response(request, channels: Iterable[str], perms: str | Iterable[str]) -> HttpResponse:

@@ -1,5 +1,6 @@
 """Console pages for access control (/console/access/, A1–A5): the gate console (groups and gates in
-scope, a live event feed per gate polled by htmx every 3 s, statistics per gate and hour, last seen),
+scope, a live event feed per gate polled by htmx every 3 s and refreshed at once by the "access" live
+stream on a denied entry or a visitor's arrival, statistics per gate and hour, last seen),
 credentials per person (issue card / PIN / biometric reference, suspend, revoke, set expiry), rules
 (time windows, holidays, temporary blocks), the visitor desk and the watch list with its alarms.
 

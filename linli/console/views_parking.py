@@ -1,5 +1,6 @@
 """Console pages for parking (/console/parking/, K1–K5): lots in scope with their figures; per lot a
-dashboard with occupancy charts and a live event feed (htmx polls every 3 s), sessions (search by
+dashboard with occupancy charts, free-space figures and a live event feed (htmx polls every 3 s / 10 s,
+and the "parking" live stream refreshes them at once), sessions (search by
 plate, pay at the booth, close by hand), passes, zones and spaces, the decision log and guidance
 screens (staff page and revocable wall-display URLs without login); billing rules, vehicles, plate
 flags and parking alarms (一卡多车 included) across the lots in scope.

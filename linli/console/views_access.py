@@ -233,8 +233,11 @@ def gate_feed(request, gate_id: int):
     return render(request, "console/access/_events.html", {"events": sel.gate_feed(actor=actor, gate_id=gate.pk, limit=FEED_SIZE)})
 
 
-# The access views whose pages listen to the live channel: gate feed, visitor desk, watch-list alarms.
+# The pages on the live channel and who may read what they show: the gate feed (log viewers), the
+# visitor desk's list of today's visitors, the watch-list alarms.
 STREAM_PERMS = (P.LOG_VIEW, P.VISITOR_DESK, P.VIEW, P.WATCH_LIST)
+STREAM_KINDS = {"denied": (P.LOG_VIEW,), "visitor_arrived": (P.LOG_VIEW,), "uploaded": (P.LOG_VIEW,),
+                "visitor": (P.VISITOR_DESK, P.VIEW), "watch_hit": (P.WATCH_LIST,), "alarm_acknowledged": (P.WATCH_LIST,)}
 
 
 @require_GET
@@ -242,7 +245,7 @@ STREAM_PERMS = (P.LOG_VIEW, P.VISITOR_DESK, P.VIEW, P.WATCH_LIST)
 def access_stream(request):
     """Server-sent events: a denied entry, a visitor's arrival or registration, a watch-list hit in the
     viewer's scope (204 without a live backend: the pages keep polling)."""
-    return live_stream_response(request, ["access"], STREAM_PERMS)
+    return live_stream_response(request, ["access"], STREAM_PERMS, STREAM_KINDS)
 
 
 @require_POST

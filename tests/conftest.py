@@ -188,6 +188,35 @@ def api_as():
     return ApiClient
 
 
+LIVE_REDIS_URL = "redis://127.0.0.1:6379/15"  # the live feed's tests use Redis db 15 only
+
+
+@pytest.fixture
+def live_sent(settings, monkeypatch):
+    """The live feed switched on (linli.core.live) with its Redis PUBLISH replaced by a list of the
+    (channel, event) pairs sent — sent after commit only, so run writes in
+    ``django_capture_on_commit_callbacks(execute=True)``."""
+    import json
+
+    from linli.core import live
+
+    settings.LINLI_LIVE_REDIS_URL = LIVE_REDIS_URL
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(live, "_send", lambda channel, payload: sent.append((channel, json.loads(payload))))
+    return sent
+
+
+def live_frames(frames, channel: str) -> list[dict]:
+    """The events of ``channel`` read from server-sent-event frames until the stream ends by itself."""
+    import json
+
+    out = []
+    for chunk in frames:
+        if chunk.startswith(f"event: {channel}\n".encode()):
+            out.append(json.loads(chunk.decode().split("data: ", 1)[1]))
+    return out
+
+
 def pytest_collection_modifyitems(items):
     """Transactional tests (live_server, transactional_db, transaction=True) end with a flush that also
     empties data the migrations seeded (roles, device types and rules, case categories and holidays,

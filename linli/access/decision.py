@@ -50,6 +50,7 @@ class GateRow:
     group_id: int
     region_id: int
     active: bool
+    path: str = ""  # the gate's region path: scopes its live events (linli.core.live) without a query
 
 
 @dataclass(slots=True)
@@ -166,9 +167,9 @@ class AccessIndex:
                 g.holidays = frozenset(d for p, d in holidays if g.path.startswith(p))
         gates: dict[str, GateRow] = {}
         tokens_: dict[str, str] = {}
-        for gid, code, group_id, region_id, active, token_hash in Gate.objects.order_by().values_list(
-                "id", "code", "group_id", "region_id", "is_active", "token_hash"):
-            gates[code] = GateRow(gid, code, group_id, region_id, active)
+        for gid, code, group_id, region_id, active, token_hash, path in Gate.objects.order_by().values_list(
+                "id", "code", "group_id", "region_id", "is_active", "token_hash", "region__path"):
+            gates[code] = GateRow(gid, code, group_id, region_id, active, path)
             tokens_[token_hash] = code
         self.groups, self.gates, self.gate_tokens = groups, gates, tokens_
 

@@ -1,6 +1,8 @@
 """Writes for access control (A1–A5). Keyword-only, atomic, permission and scope checked first
 (out of scope ⇒ 404), audited. Every write that changes a gate decision appends an ``AccessChange``
 row in the same transaction and, after commit, signals the decision index (``decision.signal_change``).
+What a guard must see at once — denied entries, visitor arrivals and registrations, watch-list hits —
+is published on the live channel "access" after commit (ids, kinds and region path only; ``live``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
-from linli.core import pii
+from linli.core import live, pii
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound, validation_detail
 from linli.core.i18n import Msg
 from linli.core.validators import normalise_id_number, normalise_phone
@@ -498,6 +500,8 @@ def _on_hit(actor: Any, invite: VisitorInvite, hit: WatchListEntry, gate: Gate |
                                        message=f"访客{what}命中关注名单（{hit.get_policy_display()}）")
     record(actor=actor, action="access.watch_hit", obj=alarm, region_path=invite.region.path,
            detail={"watch_entry": hit.pk, "policy": hit.policy, "invite": invite.pk, "gate": gate.pk if gate else None})
+    live.publish("access", {"kind": "watch_hit", "id": alarm.pk, "invite": invite.pk, "gate": gate.pk if gate else None,
+                            "policy": hit.policy, "region": invite.region.path})
 
 
 def _window(valid_from: dt.datetime, valid_until: dt.datetime) -> None:
@@ -523,7 +527,13 @@ def _finish_invite(actor: Any, inv: VisitorInvite, id_index: str, plate: str, ga
     if hit is not None:
         _on_hit(actor, inv, hit, gate)
     changed("visitor", inv.pk)
+    _visitor_live(inv)
     return inv
+
+
+def _visitor_live(inv: VisitorInvite) -> None:
+    """The visitor desk's list of today's visitors moved (a new visit or a new status)."""
+    live.publish("access", {"kind": "visitor", "id": inv.pk, "status": inv.status, "region": inv.region.path})
 
 
 INVITE_AUDIT = ["host_person", "house", "visitor_name", "visitor_phone_tail", "visitor_id_tail", "plate", "valid_from", "valid_until",
@@ -593,6 +603,7 @@ def host_confirm(*, actor: Any, invite: VisitorInvite, accept: bool = True) -> V
     record(actor=actor, action="access.visitor_confirm" if accept else "access.visitor_refuse", obj=inv, before=before,
            after=snapshot(inv, fields=INVITE_AUDIT), region_path=inv.region.path)
     changed("visitor", inv.pk)
+    _visitor_live(inv)
     return inv
 
 
@@ -611,6 +622,7 @@ def visitor_cancel(*, actor: Any, invite: VisitorInvite) -> VisitorInvite:
     record(actor=actor, action="access.visitor_cancel", obj=inv, before=before, after=snapshot(inv, fields=INVITE_AUDIT),
            region_path=inv.region.path)
     changed("visitor", inv.pk)
+    _visitor_live(inv)
     return inv
 
 
@@ -708,6 +720,7 @@ def alarm_acknowledge(*, actor: Any, alarm: AccessAlarm) -> AccessAlarm:
     a.acknowledged_at, a.acknowledged_by = timezone.now(), actor
     a.save(update_fields=["acknowledged_at", "acknowledged_by", "updated_at"])
     record(actor=actor, action="access.alarm_acknowledge", obj=a, region_path=a.region.path)
+    live.publish("access", {"kind": "alarm_acknowledged", "id": a.pk, "region": a.region.path})
     return a
 
 
@@ -716,7 +729,8 @@ def alarm_acknowledge(*, actor: Any, alarm: AccessAlarm) -> AccessAlarm:
 
 def decide_and_log(*, gate: decision.GateRow, credential_kind: str, credential_value: str, at: dt.datetime | None = None,
                    event_uid: str = "") -> tuple[decision.Decision, str]:
-    """Decide at ``gate`` and store the event (one INSERT; a repeated ``event_uid`` is stored once)."""
+    """Decide at ``gate`` and store the event (one INSERT; a repeated ``event_uid`` is stored once). A denied
+    entry or a visitor's arrival is published live (an in-memory no-op when no live backend is configured)."""
     at = at or timezone.now()
     d = decision.decide(gate_code=gate.code, credential_kind=credential_kind, credential_value=credential_value, at=at)
     uid = (event_uid or uuid.uuid4().hex)[:64]
@@ -724,6 +738,10 @@ def decide_and_log(*, gate: decision.GateRow, credential_kind: str, credential_v
         event_uid=uid, gate_id=gate.id, region_id=gate.region_id, credential_kind=credential_kind[:12], credential_id=d.credential_id,
         person_id=d.person_id, visitor_invite_id=d.invite_id, result=Result.ALLOW if d.allowed else Result.DENY, reason=d.reason[:32],
         at=at, source=Source.ONLINE)], ignore_conflicts=True)
+    if not d.allowed:
+        live.publish("access", {"kind": "denied", "gate": gate.id, "region": gate.path})
+    elif d.invite_id is not None:
+        live.publish("access", {"kind": "visitor_arrived", "gate": gate.id, "invite": d.invite_id, "region": gate.path})
     return d, uid
 
 
@@ -744,7 +762,10 @@ def events_upload(*, gate: decision.GateRow, events: list[dict[str, Any]]) -> di
     with transaction.atomic():
         existing = set(AccessEvent.objects.filter(event_uid__in=list(seen)).values_list("event_uid", flat=True))
         AccessEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return {"received": len(events), "stored": len(seen - existing)}
+        stored = len(seen - existing)
+        if stored:
+            live.publish("access", {"kind": "uploaded", "gate": gate.id, "region": gate.path})
+    return {"received": len(events), "stored": stored}
 
 
 def allowlist(*, gate: decision.GateRow, valid_hours: int = 24) -> dict[str, Any]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("gates/<int:gate_id>/feed/", v.gate_feed, name="access_gate_feed"),
     path("gates/<int:gate_id>/<slug:action>/", v.gate_action, name="access_gate_action"),
     path("last-seen/", v.last_seen, name="access_last_seen"),
+    path("stream/", v.access_stream, name="access_stream"),
     path("people/", v.people, name="access_people"),
     path("people/<int:person_id>/", v.person_detail, name="access_person"),
     path("credentials/<int:credential_id>/<slug:action>/", v.credential_action, name="access_credential_action"),

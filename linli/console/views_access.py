@@ -1,5 +1,6 @@
 """Console pages for access control (/console/access/, A1–A5): the gate console (groups and gates in
-scope, a live event feed per gate polled by htmx every 3 s, statistics per gate and hour, last seen),
+scope, a live event feed per gate polled by htmx every 3 s and refreshed at once by the "access" live
+stream on a denied entry or a visitor's arrival, statistics per gate and hour, last seen),
 credentials per person (issue card / PIN / biometric reference, suspend, revoke, set expiry), rules
 (time windows, holidays, temporary blocks), the visitor desk and the watch list with its alarms.
 
@@ -44,6 +45,7 @@ from linli.people.models import Consent, Person, Residency
 from linli.places.models import Building, Estate, House, Region
 
 from .access import console_view, is_htmx
+from .streams import live_stream_response, live_url
 from .views_iot import _int, _page  # the console's int parsing and 50-row cursor page
 
 FEED_SIZE = 30
@@ -203,6 +205,7 @@ def gate_detail(request, gate_id: int):
         since = until - dt.timedelta(hours=24)
         ctx["chart"] = _hour_chart(sel.stats_per_gate_hour(actor=actor, since=since, until=until, gate_id=gate.pk), since, 24)
         ctx["events"] = sel.gate_feed(actor=actor, gate_id=gate.pk, limit=FEED_SIZE)
+        ctx["live_url"] = live_url("console:access_stream")
     return _render(request, "console/access/gate.html", ctx)
 
 
@@ -228,6 +231,21 @@ def gate_feed(request, gate_id: int):
         return redirect("console:access_gate", gate_id=gate_id)
     gate = _gate_for(actor, gate_id)
     return render(request, "console/access/_events.html", {"events": sel.gate_feed(actor=actor, gate_id=gate.pk, limit=FEED_SIZE)})
+
+
+# The pages on the live channel and who may read what they show: the gate feed (log viewers), the
+# visitor desk's list of today's visitors, the watch-list alarms.
+STREAM_PERMS = (P.LOG_VIEW, P.VISITOR_DESK, P.VIEW, P.WATCH_LIST)
+STREAM_KINDS = {"denied": (P.LOG_VIEW,), "visitor_arrived": (P.LOG_VIEW,), "uploaded": (P.LOG_VIEW,),
+                "visitor": (P.VISITOR_DESK, P.VIEW), "watch_hit": (P.WATCH_LIST,), "alarm_acknowledged": (P.WATCH_LIST,)}
+
+
+@require_GET
+@console_view
+def access_stream(request):
+    """Server-sent events: a denied entry, a visitor's arrival or registration, a watch-list hit in the
+    viewer's scope (204 without a live backend: the pages keep polling)."""
+    return live_stream_response(request, ["access"], STREAM_PERMS, STREAM_KINDS)
 
 
 @require_POST
@@ -470,6 +488,7 @@ def visitors(request):
     return _render(request, "console/access/visitors.html", {
         "gates": _desk_gates(actor) if has_perm_anywhere(actor, P.VISITOR_DESK) else [], "house_q": hq, "houses": houses,
         "id_types": [("resident_id", _("居民身份证")), ("passport", _("护照")), ("hk_macao_permit", _("港澳居民来往内地通行证"))], **page,
+        "live_url": live_url("console:access_stream"),
     })
 
 
@@ -550,7 +569,7 @@ def watch(request):
     return _render(request, "console/access/watch.html", {
         "alarms": list(sel.alarm_list(actor=actor, open_only=True).select_related("visitor_invite", "watch_entry").order_by("-id")[:50]),
         "regions": list(Region.objects.for_actor(actor, P.WATCH_LIST).order_by("path")[:200]),
-        "kinds": WatchKind.choices, "policies": WatchPolicy.choices, **page,
+        "kinds": WatchKind.choices, "policies": WatchPolicy.choices, **page, "live_url": live_url("console:access_stream"),
     })
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,10 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from linli.cases.integrations import case_links
-from linli.core import live
 from linli.core.errors import DomainError, NotFound
 from linli.core.pagination import paginate
-from linli.core.scoping import path_in_scope
 from linli.iot import environment as iot_env
 from linli.iot import rpc as iot_rpc
 from linli.iot import selectors as iot
@@ -36,6 +34,7 @@ from linli.orgs.selectors import has_perm_anywhere, holds_at_root
 from linli.places import selectors as places
 
 from .access import console_view, is_htmx
+from .streams import live_stream_response, live_url
 
 PAGE_SIZE = 50
 RANGES = {"1h": dt.timedelta(hours=1), "6h": dt.timedelta(hours=6), "24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7),
@@ -282,7 +281,7 @@ def alarm_console(request):
     return render(request, "console/iot/alarms.html", {
         "f": f, "states": ALARM_STATES, "severities": Severity.choices, "regions": iot.device_scope_regions(actor=actor),
         "feed_url": reverse("console:iot_alarm_feed") + "?" + _feed_query(f), **_alarm_rows(request, f),
-        "live_url": reverse("console:iot_alarm_stream") if live.enabled() else "",
+        "live_url": live_url("console:iot_alarm_stream"),
     })
 
 
@@ -299,22 +298,9 @@ def alarm_feed(request):
 @require_GET
 @console_view
 def alarm_stream(request):
-    """Server-sent events over Redis pub/sub: tells the alarm console to refresh at once when an alarm
-    in the viewer's scope is raised, acknowledged, escalated or cleared. 204 (the browser stops
-    trying and the page keeps polling) when no live backend is configured or the process is busy."""
-    check_perm_anywhere(request.user, IotPerm.ALARM_VIEW)
-    slot = live.try_acquire()
-    if slot is None:
-        return HttpResponse(status=204)
-    paths = request.user.scope_paths(IotPerm.ALARM_VIEW)
-
-    def allowed(event: dict) -> bool:
-        return isinstance(event.get("region"), str) and path_in_scope(event["region"], paths)
-
-    response = StreamingHttpResponse(live.stream(["alarms"], allowed=allowed, slot=slot), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    """Server-sent events: tells the alarm console to refresh at once when an alarm in the viewer's scope
+    is raised, acknowledged, escalated or cleared (204 without a live backend: the page keeps polling)."""
+    return live_stream_response(request, ["alarms"], IotPerm.ALARM_VIEW)
 
 
 @require_POST

@@ -1,5 +1,6 @@
 """Console pages for parking (/console/parking/, K1–K5): lots in scope with their figures; per lot a
-dashboard with occupancy charts and a live event feed (htmx polls every 3 s), sessions (search by
+dashboard with occupancy charts, free-space figures and a live event feed (htmx polls every 3 s / 10 s,
+and the "parking" live stream refreshes them at once), sessions (search by
 plate, pay at the booth, close by hand), passes, zones and spaces, the decision log and guidance
 screens (staff page and revocable wall-display URLs without login); billing rules, vehicles, plate
 flags and parking alarms (一卡多车 included) across the lots in scope.
@@ -46,6 +47,7 @@ from linli.people.models import Person
 from linli.places.models import Estate, Region
 
 from .access import console_view, is_htmx
+from .streams import live_stream_response, live_url
 
 PAGE_SIZE = 50
 FEED_SIZE = 30
@@ -275,13 +277,37 @@ def lot_detail(request, lot_id: int):
     lot = _lot(request, lot_id)
     now = timezone.now()
     charts, zones = _charts(lot, now)
-    inside = sel.session_list(actor=request.user, lot_id=lot.pk, inside=True).count()
     ctx = _lot_ctx(request, lot, "dashboard")
     displays = list(sel.display_list(actor=request.user, lot_id=lot.pk).order_by("-id")[:20]) if ctx["can_manage"] else []
     return render(request, "console/parking/lot.html", {
-        **ctx, "charts": charts, "zones": zones, "inside": inside, "free": max(0, lot.capacity - inside), "feed": _feed(request, lot),
-        "now": now, "displays": displays,
+        **ctx, "charts": charts, **_figures(request, lot, zones), "feed": _feed(request, lot), "now": now, "displays": displays,
+        "live_url": live_url("console:parking_stream"),
     })
+
+
+def _figures(request, lot: ParkingLot, zones: list[dict] | None = None) -> dict:
+    """The lot's live numbers: cars inside, free spaces, and free spaces per zone."""
+    inside = sel.session_list(actor=request.user, lot_id=lot.pk, inside=True).count()
+    return {"inside": inside, "free": max(0, lot.capacity - inside), "zones": sel.free_spaces(lot=lot) if zones is None else zones}
+
+
+@require_GET
+@console_view
+def lot_figures(request, lot_id: int):
+    """Free spaces and cars inside (and, out of band, the per-zone table): htmx refreshes them every 10 s
+    and at once when an entry, exit or move changes them (live)."""
+    lot = _lot(request, lot_id)
+    if not is_htmx(request):
+        return redirect("console:parking_lot", lot_id=lot.pk)
+    return render(request, "console/parking/_figures.html", {"lot": lot, "oob": True, **_figures(request, lot)})
+
+
+@require_GET
+@console_view
+def parking_stream(request):
+    """Server-sent events: an entry, exit, payment or free-space change at a lot in the viewer's scope
+    (204 without a live backend: the pages keep polling)."""
+    return live_stream_response(request, ["parking"], P.VIEW)
 
 
 @require_GET

@@ -1,4 +1,6 @@
-"""Live feeds for the console over Redis pub/sub (D4 alarms; other sections can use it too).
+"""Live feeds for the console over Redis pub/sub: channels "alarms" (D4), "access" (A3/A4) and
+"parking" (K2/K4). Console views stream them through ``linli.console.streams.live_stream_response`` and
+pages subscribe their htmx regions with static/linli/live.js.
 
 ``publish(channel, event)`` sends a small JSON event (ids, kinds and region paths only — never personal
 data) to every subscriber after the surrounding transaction commits. ``stream(...)`` yields

@@ -76,6 +76,17 @@ def covers(actor, perm: str, path: str) -> bool:
     return paths is None or any(path.startswith(p) for p in paths)
 
 
+def scope_paths_any(actor, perms) -> list[str] | None:
+    """Region paths where ``actor`` holds at least one of ``perms``; None = everywhere (superuser)."""
+    out: list[str] = []
+    for perm in perms:
+        paths = actor.scope_paths(perm)
+        if paths is None:
+            return None
+        out.extend(paths)
+    return out
+
+
 def check_perm_anywhere(actor, perm: str) -> None:
     from linli.core.errors import Forbidden
     from linli.core.i18n import Msg

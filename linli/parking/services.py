@@ -1,6 +1,7 @@
 """Writes for parking (K1–K5). Keyword-only, atomic, permission and scope checked first (out of
 scope ⇒ 404), audited. Writes that change an entry decision append a ``ParkingChange`` row and poke
-the decision index after commit."""
+the decision index after commit. Entries, exits, payments and moves that change free spaces are
+published on the live channel "parking" after commit (lot id, kind and region path — never a plate)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from linli.audit.services import record, snapshot
+from linli.core import live
 from linli.core.errors import Conflict, Forbidden, Invalid, NotFound, validation_detail
 from linli.core.i18n import Msg
 from linli.orgs.models import hash_token
@@ -69,6 +71,12 @@ def plate_or_invalid(raw: str) -> str:
     if not plates.is_valid(p):
         raise Invalid("parking.plate_invalid", Msg("车牌号不符合GA 36规范", "Licence plate is not valid per GA 36"), detail={"plate": p})
     return p
+
+
+def _live(kind: str, *, lot_id: int, path: str, free: bool, **ids: Any) -> None:
+    """Tell the lot's console after commit; ``free`` = the free-space count moved. An in-memory no-op
+    without a live backend (plate entry and exit are benchmarked)."""
+    live.publish("parking", {"kind": kind, "lot": lot_id, "free": free, "region": path, **ids})
 
 
 def _lot_path(lot: ParkingLot) -> str:
@@ -343,9 +351,10 @@ class _AsyncCommit:
 
 
 def _log(row: decision.LotRow, plate: str, direction: str, d: decision.Decision, at: dt.datetime) -> decision.Decision:
-    """Store the decision (决策日志) — called inside the decision's own transaction."""
+    """Store the decision (决策日志) — called inside the decision's own transaction — and publish it live."""
     ParkingEvent.objects.create(lot_id=row.id, region_id=row.region_id, plate=plate[:16], direction=direction, allowed=d.allowed,
                                 reason=d.reason, at=at, session_id=d.session_id, amount_due_fen=d.amount_due_fen)
+    _live(direction, lot_id=row.id, path=row.path, free=d.allowed and d.reason != "already_inside", allowed=d.allowed)
     return d
 
 
@@ -485,6 +494,7 @@ def pay(*, actor: Any, session: ParkingSession, amount_fen: int, method: str = "
     s.amount_fen, s.paid_at, s.status = total, at, SessionStatus.PAID
     s.save(update_fields=["paid_fen", "amount_fen", "paid_at", "status"])
     record(actor=actor, action="parking.pay", obj=s, before=before, after=snapshot(s), detail={"method": method[:20]}, region_path=s.region.path)
+    _live("payment", lot_id=s.lot_id, path=s.region.path, free=False, session=s.pk)
     return s
 
 
@@ -514,6 +524,7 @@ def locate(*, lot: decision.LotRow, plate: str, zone_code: str, space_number: st
         raise NotFound("parking.space_not_found", Msg("车位不存在", "Unknown space"))
     s.zone, s.space = zone, space
     s.save(update_fields=["zone", "space"])
+    _live("located", lot_id=lot.id, path=lot.path, free=True)  # the zones' free counts moved
     return s
 
 
@@ -589,6 +600,7 @@ def session_close(*, actor: Any, session: ParkingSession, note: str, at: dt.date
     s.save(update_fields=["exit_at", "status"])
     ParkingEvent.objects.create(lot_id=s.lot_id, region_id=s.region_id, plate=s.plate, direction=Direction.EXIT, allowed=True,
                                 reason="closed_by_hand", at=s.exit_at, session_id=s.pk)
+    _live(Direction.EXIT, lot_id=s.lot_id, path=s.region.path, free=True, allowed=True)
     record(actor=actor, action="parking.session_close", obj=s, before=before, after=snapshot(s), detail={"note": note[:200]},
            region_path=s.region.path)
     return s

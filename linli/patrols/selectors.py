@@ -17,6 +17,7 @@ from django.utils import timezone
 from linli.core.errors import NotFound
 from linli.core.scoping import scope_q
 from linli.orgs.models import Account, Role, RoleAssignment
+from linli.orgs.perms import scope_paths_any
 from linli.places.models import Region
 
 from .models import CheckIn, Checkpoint, Finding, PatrolRoute, PatrolTask
@@ -27,16 +28,6 @@ P = PatrolPerm
 
 def _authenticated(actor: Any) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False)
-
-
-def _union_paths(actor: Any, perms: list[str]) -> list[str] | None:
-    out: list[str] = []
-    for perm in perms:
-        paths = actor.scope_paths(perm)
-        if paths is None:
-            return None
-        out.extend(paths)
-    return out
 
 
 def _where(qs: QuerySet, **lookups: Any) -> QuerySet:
@@ -59,7 +50,7 @@ def _in_region(qs: QuerySet, field: str, region_id: int | None) -> QuerySet:
 def routes_for_actor(actor: Any) -> QuerySet[PatrolRoute]:
     if not _authenticated(actor):
         return PatrolRoute.objects.none()
-    q = scope_q(PatrolRoute, _union_paths(actor, [P.VIEW, P.PERFORM, P.MANAGE]))
+    q = scope_q(PatrolRoute, scope_paths_any(actor, [P.VIEW, P.PERFORM, P.MANAGE]))
     qs = PatrolRoute.objects.select_related("region")
     return qs if q is None else qs.filter(q)
 
@@ -89,7 +80,7 @@ def route_ref(*, actor: Any, route_id: int | None) -> PatrolRoute | None:
 def task_visible_q(actor: Any) -> Q | None:
     if not _authenticated(actor):
         return Q(pk__in=[])
-    q = scope_q(PatrolTask, _union_paths(actor, [P.VIEW, P.MANAGE]))
+    q = scope_q(PatrolTask, scope_paths_any(actor, [P.VIEW, P.MANAGE]))
     if q is None:
         return None
     if actor.has_scoped_perm(P.PERFORM):
@@ -240,7 +231,7 @@ def grid_boundaries(*, actor: Any, limit: int = 300) -> dict[str, Any]:
     """GeoJSON of the grids in the actor's patrol scope (the background of the patrol maps)."""
     from linli.places import geojson
 
-    q = scope_q(Region, _union_paths(actor, [P.VIEW, P.MANAGE, P.PERFORM]), field="")
+    q = scope_q(Region, scope_paths_any(actor, [P.VIEW, P.MANAGE, P.PERFORM]), field="")
     qs = Region.objects.filter(level="grid", is_active=True, boundary__isnull=False)
     if q is not None:
         qs = qs.filter(q)

@@ -14,11 +14,6 @@ PHONE_RE = re.compile(r"^(\+?86)?1\d{10}$")
 TAIL_RE = re.compile(r"^[\dXx]{4}$")
 
 
-class LoginForm(forms.Form):
-    username = forms.CharField(label=_("用户名"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(label=_("密码"), max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-
-
 class LocateForm(forms.Form):
     lat = forms.FloatField(label=_("纬度"), min_value=-90, max_value=90, widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
     lng = forms.FloatField(label=_("经度"), min_value=-180, max_value=180, widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib import auth
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from linli.core.errors import DomainError, Invalid, NotFound, Throttled
-from linli.core.middleware import client_ip
+from linli.core.errors import DomainError, Invalid, NotFound
 from linli.core.pagination import paginate
-from linli.core.web import elder_toggle_response, safe_next
+from linli.core.web import SessionViews
 from linli.orgs import selectors as org_selectors
 from linli.orgs import services as org_services
 from linli.orgs.perms import PERM_LABELS, Perm, covers
@@ -34,7 +32,6 @@ from . import dashboard
 from .access import console_view, is_console_user, is_htmx
 from .forms import (
     LocateForm,
-    LoginForm,
     NameSearchForm,
     PersonSearchForm,
     RevealForm,
@@ -69,46 +66,23 @@ def _int_or_none(value) -> int | None:
 # ---- session, preferences ------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
-def login(request):
-    home = reverse("console:home")
-    if request.method == "GET" and is_console_user(request.user):
-        return HttpResponseRedirect(safe_next(request, home))
-    form = LoginForm(request.POST or None)
-    error = None
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            account = org_services.login(
-                request_ip=client_ip(request), username=form.cleaned_data["username"], password=form.cleaned_data["password"]
-            )
-        except Throttled as exc:
-            error, status = exc, exc.status
-        except DomainError as exc:
-            error, status = exc, 400
-        else:
-            if is_console_user(account):
-                auth.login(request, account)
-                return HttpResponseRedirect(safe_next(request, home))
-            error = DomainError("console.not_staff", _("该账号不是工作人员账号，请使用居民服务入口登录。"))
-            status = 403
-    elif request.method == "POST":
-        status = 400
-    return render(request, "console/login.html", {"form": form, "error": error, "next": safe_next(request, "")}, status=status)
+class ConsoleSession(SessionViews):
+    """Staff and superusers sign in here; ``next`` may be any local URL (the landing page's switches too)."""
+
+    namespace = "console"
+    template = "console/login.html"
+    sign_in = staticmethod(org_services.login)
+    sign_out = staticmethod(org_services.logout)
+
+    def destination(self, request, account):
+        return self.next_url(request, self.home_url()) if is_console_user(account) else None
+
+    def refusal(self) -> DomainError:
+        return DomainError("console.not_staff", _("该账号不是工作人员账号，请使用居民服务入口登录。"))
 
 
-@require_POST
-def logout(request):
-    if request.user.is_authenticated:
-        org_services.logout(actor=request.user)
-    auth.logout(request)
-    return HttpResponseRedirect(reverse("console:login"))
-
-
-@require_POST
-def elder_toggle(request):
-    """Switch the elder-friendly mode (large text, high contrast) on or off; remembered for a year."""
-    return elder_toggle_response(request, safe_next(request, reverse("console:home")))
+_session = ConsoleSession()
+login, logout, elder_toggle = _session.login, _session.logout, _session.elder_toggle
 
 
 # ---- home ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ page costs a constant number of queries.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -63,38 +63,31 @@ def _id_lookup_indexes(raw: str) -> list[str]:
     return list(dict.fromkeys(indexes))
 
 
-def person_search(
-    *,
-    actor: Any,
-    q: str | None = None,
-    id_number: str | None = None,
-    phone: str | None = None,
-    region_id: int | None = None,
-    house_id: int | None = None,
-    group: str | None = None,
-) -> QuerySet:
+class PersonFilters(TypedDict, total=False):
+    """What a person search may be narrowed by (H1); every filter is optional."""
+
+    q: str | None
+    id_number: str | None
+    phone: str | None
+    region_id: int | None
+    house_id: int | None
+    group: str | None
+
+
+def person_search(*, actor: Any, **filters: Unpack[PersonFilters]) -> QuerySet:
     """Persons the actor may view (PERSON_VIEW), filtered. ID number / phone are exact (blind index)."""
-    qs, region_ids = _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)
+    qs, region_ids = _person_query(actor=actor, **filters)
     return qs if region_ids is None else qs.filter(region_id__in=region_ids)
 
 
 def person_page(
-    *,
-    actor: Any,
-    cursor: str | None = None,
-    limit: int | None = None,
-    q: str | None = None,
-    id_number: str | None = None,
-    phone: str | None = None,
-    region_id: int | None = None,
-    house_id: int | None = None,
-    group: str | None = None,
+    *, actor: Any, cursor: str | None = None, limit: int | None = None, **filters: Unpack[PersonFilters]
 ) -> tuple[list[Person], str | None]:
     """One cursor page of person_search, read per region on the (region, id) index (see paginate)."""
-    qs, region_ids = _person_query(actor=actor, q=q, id_number=id_number, phone=phone, region_id=region_id, house_id=house_id, group=group)
+    qs, region_ids = _person_query(actor=actor, **filters)
     if region_ids is None:
         return paginate(qs, cursor=cursor, limit=limit)
-    if id_number or phone:  # exact lookups (blind index) are already selective
+    if filters.get("id_number") or filters.get("phone"):  # exact lookups (blind index) are already selective
         return paginate(qs.filter(region_id__in=region_ids), cursor=cursor, limit=limit)
     # A scoped list reads per region on the (region, id) index; the partition is the scope restriction.
     return paginate(qs, cursor=cursor, limit=limit, partition=("region_id", region_ids))
@@ -103,13 +96,14 @@ def person_page(
 def _person_query(
     *,
     actor: Any,
-    q: str | None,
-    id_number: str | None,
-    phone: str | None,
-    region_id: int | None,
-    house_id: int | None,
-    group: str | None,
+    q: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    region_id: int | None = None,
+    house_id: int | None = None,
+    group: str | None = None,
 ) -> tuple[QuerySet, list[int] | None]:
+    """The filtered, presentation-ready person query and the region ids the caller restricts it to."""
     region_ids = scope_region_ids(actor, Perm.PERSON_VIEW, within=region_id)
     if group:
         if group not in SpecialGroup.values:

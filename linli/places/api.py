@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ninja import Query, Router, Status
@@ -62,23 +63,43 @@ def _organisation(actor, organisation_id: int | None):
     return organisation_get(actor=actor, organisation_id=organisation_id)
 
 
+# One scoped read per kind of place (404 outside the actor's scope), by primary key.
+_GET: dict[str, Callable[[Any, int], Any]] = {
+    "region": lambda actor, pk: sel.region_get(actor=actor, region_id=pk),
+    "estate": lambda actor, pk: sel.estate_get(actor=actor, estate_id=pk),
+    "building": lambda actor, pk: sel.building_get(actor=actor, building_id=pk),
+    "unit": lambda actor, pk: sel.unit_get(actor=actor, unit_id=pk),
+    "house": lambda actor, pk: sel.house_get(actor=actor, house_id=pk),
+    "facility": lambda actor, pk: sel.facility_get(actor=actor, facility_id=pk),
+    "property_company": _organisation,
+}
+# The *_id fields of a payload that are turned into objects before a service sees them.
+_RESOLVED = ("region", "estate", "building", "unit", "property_company")
+
+
 def _resolve(actor, data: dict[str, Any]) -> dict[str, Any]:
     """Turn *_id fields of a payload into objects the actor may see (404 otherwise)."""
-    getters = {
-        "region_id": ("region", lambda i: sel.region_get(actor=actor, region_id=i)),
-        "estate_id": ("estate", lambda i: sel.estate_get(actor=actor, estate_id=i)),
-        "building_id": ("building", lambda i: sel.building_get(actor=actor, building_id=i)),
-        "unit_id": ("unit", lambda i: sel.unit_get(actor=actor, unit_id=i)),
-        "property_company_id": ("property_company", lambda i: _organisation(actor, i)),
-    }
     out = {}
     for key, value in data.items():
-        if key in getters:
-            name, get = getters[key]
-            out[name] = None if value is None else get(value)
+        name = key.removesuffix("_id")
+        if name != key and name in _RESOLVED:
+            out[name] = None if value is None else _GET[name](actor, value)
         else:
             out[key] = value
     return out
+
+
+def _create(request, kind: str, create: Callable[..., Any], payload) -> Status:
+    """POST: create through the service from the resolved payload, answer 201 with the scoped read."""
+    obj = create(actor=request.auth, **_resolve(request.auth, payload.dict()))
+    return Status(201, _GET[kind](request.auth, obj.pk))
+
+
+def _update(request, kind: str, update: Callable[..., Any], pk: int, payload):
+    """PATCH: read in scope, change only the fields sent, answer with the scoped read."""
+    obj = _GET[kind](request.auth, pk)
+    update(actor=request.auth, **{kind: obj}, **_resolve(request.auth, payload.dict(exclude_unset=True)))
+    return _GET[kind](request.auth, pk)
 
 
 # ---- regions -----------------------------------------------------------------------------------
@@ -149,9 +170,7 @@ def get_estate(request, estate_id: int):
 
 @router.patch("/estates/{int:estate_id}", response={200: EstateDetailOut, **ERRORS}, summary="修改小区 Update estate")
 def update_estate(request, estate_id: int, payload: EstatePatch):
-    estate = sel.estate_get(actor=request.auth, estate_id=estate_id)
-    svc.estate_update(actor=request.auth, estate=estate, **_resolve(request.auth, payload.dict(exclude_unset=True)))
-    return sel.estate_get(actor=request.auth, estate_id=estate_id)
+    return _update(request, "estate", svc.estate_update, estate_id, payload)
 
 
 # ---- buildings ---------------------------------------------------------------------------------
@@ -162,8 +181,7 @@ def list_buildings(request, estate_id: int | None = None, region_id: int | None 
 
 @router.post("/buildings", response={201: BuildingOut, **ERRORS}, summary="新建楼栋 Create building")
 def create_building(request, payload: BuildingIn):
-    b = svc.building_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return Status(201, sel.building_get(actor=request.auth, building_id=b.pk))
+    return _create(request, "building", svc.building_create, payload)
 
 
 @router.get("/buildings/{int:building_id}", response={200: BuildingOut, **ERRORS}, summary="楼栋详情 Building")
@@ -173,9 +191,7 @@ def get_building(request, building_id: int):
 
 @router.patch("/buildings/{int:building_id}", response={200: BuildingOut, **ERRORS}, summary="修改楼栋 Update building")
 def update_building(request, building_id: int, payload: BuildingPatch):
-    b = sel.building_get(actor=request.auth, building_id=building_id)
-    svc.building_update(actor=request.auth, building=b, **_resolve(request.auth, payload.dict(exclude_unset=True)))
-    return sel.building_get(actor=request.auth, building_id=building_id)
+    return _update(request, "building", svc.building_update, building_id, payload)
 
 
 # ---- units -------------------------------------------------------------------------------------
@@ -210,8 +226,7 @@ def list_houses(request, building_id: int | None = None, unit_id: int | None = N
 
 @router.post("/houses", response={201: HouseOut, **ERRORS}, summary="新建房屋 Create house")
 def create_house(request, payload: HouseIn):
-    h = svc.house_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return Status(201, sel.house_get(actor=request.auth, house_id=h.pk))
+    return _create(request, "house", svc.house_create, payload)
 
 
 @router.get("/houses/{int:house_id}", response={200: HouseOut, **ERRORS}, summary="房屋详情 House")
@@ -221,9 +236,7 @@ def get_house(request, house_id: int):
 
 @router.patch("/houses/{int:house_id}", response={200: HouseOut, **ERRORS}, summary="修改房屋 Update house")
 def update_house(request, house_id: int, payload: HousePatch):
-    h = sel.house_get(actor=request.auth, house_id=house_id)
-    svc.house_update(actor=request.auth, house=h, **_resolve(request.auth, payload.dict(exclude_unset=True)))
-    return sel.house_get(actor=request.auth, house_id=house_id)
+    return _update(request, "house", svc.house_update, house_id, payload)
 
 
 # ---- facilities (P3) ---------------------------------------------------------------------------
@@ -239,8 +252,7 @@ def facility_coverage(request, region_id: int):
 
 @router.post("/facilities", response={201: FacilityOut, **ERRORS}, summary="新建设施 Create facility")
 def create_facility(request, payload: FacilityIn):
-    f = svc.facility_create(actor=request.auth, **_resolve(request.auth, payload.dict()))
-    return Status(201, sel.facility_get(actor=request.auth, facility_id=f.pk))
+    return _create(request, "facility", svc.facility_create, payload)
 
 
 @router.get("/facilities/{int:facility_id}", response={200: FacilityOut, **ERRORS}, summary="设施详情 Facility")
@@ -250,6 +262,4 @@ def get_facility(request, facility_id: int):
 
 @router.patch("/facilities/{int:facility_id}", response={200: FacilityOut, **ERRORS}, summary="修改设施 Update facility")
 def update_facility(request, facility_id: int, payload: FacilityPatch):
-    f = sel.facility_get(actor=request.auth, facility_id=facility_id)
-    svc.facility_update(actor=request.auth, facility=f, **_resolve(request.auth, payload.dict(exclude_unset=True)))
-    return sel.facility_get(actor=request.auth, facility_id=facility_id)
+    return _update(request, "facility", svc.facility_update, facility_id, payload)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django import forms
-from django.contrib import auth, messages
+from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from linli.core.errors import DomainError, Throttled
-from linli.core.middleware import client_ip
+from linli.core.errors import DomainError
 from linli.core.pii import mask_id_number, mask_phone
-from linli.core.web import elder_toggle_response, safe_next
+from linli.core.web import SessionViews
 from linli.orgs import services as org_services
 from linli.orgs.models import AccountKind
 from linli.people import selectors as people
@@ -40,13 +38,6 @@ PURPOSE_HELP = {
 }
 
 
-class LoginForm(forms.Form):
-    username = forms.CharField(label=_lazy("用户名"), max_length=150,
-                               widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(label=_lazy("密码"), max_length=128, strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-
-
 def _is_resident(user) -> bool:
     return bool(user.is_authenticated and user.is_active and getattr(user, "kind", None) == AccountKind.RESIDENT)
 
@@ -54,10 +45,6 @@ def _is_resident(user) -> bool:
 def _is_staff(user) -> bool:
     return bool(user.is_authenticated and user.is_active and (user.is_superuser or getattr(user, "kind", None) == AccountKind.STAFF))
 
-
-
-def _safe_next(request, fallback: str) -> str:
-    return safe_next(request, fallback, prefix="/portal/")
 
 
 def portal_view(view):
@@ -74,47 +61,26 @@ def portal_view(view):
     return wrapper
 
 
-@require_http_methods(["GET", "POST"])
-def login(request):
-    home = reverse("portal:home")
-    if request.method == "GET" and _is_resident(request.user):
-        return HttpResponseRedirect(home)
-    if request.method == "GET" and _is_staff(request.user):
-        return HttpResponseRedirect(reverse("console:home"))
-    form = LoginForm(request.POST or None)
-    error, status = None, 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            account = org_services.login(request_ip=client_ip(request), username=form.cleaned_data["username"],
-                                         password=form.cleaned_data["password"])
-        except Throttled as exc:
-            error, status = exc, exc.status
-        except DomainError as exc:
-            error, status = exc, 400
-        else:
-            if _is_staff(account):
-                auth.login(request, account)
-                return HttpResponseRedirect(reverse("console:home"))
-            if _is_resident(account):
-                auth.login(request, account)
-                return HttpResponseRedirect(_safe_next(request, home))
-            error, status = DomainError("portal.not_resident", _("该账号不能登录居民服务。")), 403
-    elif request.method == "POST":
-        status = 400
-    return render(request, "portal/login.html", {"form": form, "error": error, "next": _safe_next(request, "")}, status=status)
+class PortalSession(SessionViews):
+    """Residents sign in here and stay under /portal/; a staff account signing in goes to the console."""
+
+    namespace = "portal"
+    template = "portal/login.html"
+    next_prefix = "/portal/"
+    sign_in = staticmethod(org_services.login)
+    sign_out = staticmethod(org_services.logout)
+
+    def destination(self, request, account):
+        if _is_staff(account):
+            return reverse("console:home")
+        return self.next_url(request, self.home_url()) if _is_resident(account) else None
+
+    def refusal(self) -> DomainError:
+        return DomainError("portal.not_resident", _("该账号不能登录居民服务。"))
 
 
-@require_POST
-def logout(request):
-    if request.user.is_authenticated:
-        org_services.logout(actor=request.user)
-    auth.logout(request)
-    return HttpResponseRedirect(reverse("portal:login"))
-
-
-@require_POST
-def elder_toggle(request):
-    return elder_toggle_response(request, _safe_next(request, reverse("portal:home")))
+_session = PortalSession()
+login, logout, elder_toggle = _session.login, _session.logout, _session.elder_toggle
 
 
 @require_GET

@@ -259,6 +259,32 @@ def test_open_redirect_is_refused(world):
     assert r.status_code == 302 and r["Location"] == reverse("console:home")
 
 
+@pytest.mark.parametrize("nxt", ["//evil.example", "https://evil.example", "/\\evil", "\\\\evil.example"])
+def test_O2_U1_console_login_and_elder_switch_refuse_open_redirects(world, nxt):
+    home = reverse("console:home")
+    c = Client()
+    r = c.post(reverse("console:login"), {"username": "worker_a", "password": f.PASSWORD, "next": nxt})
+    assert r.status_code == 302 and r["Location"] == home
+    assert c.get(reverse("console:login"), {"next": nxt})["Location"] == home  # already signed in
+    r = c.post(reverse("console:elder"), {"next": nxt})
+    assert r.status_code == 302 and r["Location"] == home
+    assert Client().get(reverse("console:login"), {"next": nxt}).context["next"] == ""  # not carried in the form
+
+
+def test_O2_U1_console_session_follows_local_next_and_logout_needs_post(world):
+    c = client_for(world.worker)
+    r = c.get(reverse("console:login"), {"next": reverse("console:places")})
+    assert r.status_code == 302 and r["Location"] == reverse("console:places")
+    assert c.post(reverse("console:elder"), {"next": "/"})["Location"] == "/"  # the landing page's switch
+    assert c.get(reverse("console:elder")).status_code == 405
+    assert c.put(reverse("console:login")).status_code == 405
+    assert c.post(reverse("console:login"), {"username": ""}).status_code == 400
+    r = c.post(reverse("console:logout"))
+    assert r.status_code == 302 and r["Location"] == reverse("console:login")
+    assert AuditEntry.objects.filter(action="auth.logout", actor_id=world.worker.pk).exists()
+    assert c.get(reverse("console:home")).status_code == 302
+
+
 def test_U1_elder_mode_and_language_switch(world):
     c = client_for(world.worker)
     page = c.get(reverse("console:home")).content.decode()

@@ -108,6 +108,41 @@ def test_U1_portal_elder_mode_toggle(family):
     assert 'class="elder"' in c.get(reverse("portal:home")).text
 
 
+@pytest.mark.parametrize(
+    "nxt", ["//evil.example", "https://evil.example", "/\\evil", "\\\\evil.example", "/console/", "https://evil.example/portal/"]
+)
+def test_O2_U1_portal_login_and_elder_switch_refuse_open_redirects(family, nxt):
+    home = reverse("portal:home")
+    c = Client()
+    r = c.post(reverse("portal:login"), {"username": "linjumin", "password": f.PASSWORD, "next": nxt})
+    assert r.status_code == 302 and r.url == home
+    assert c.get(reverse("portal:login"), {"next": nxt}).url == home  # already signed in
+    r = c.post(reverse("portal:elder"), {"next": nxt})
+    assert r.status_code == 302 and r.url == home
+    assert Client().get(reverse("portal:login"), {"next": nxt}).context["next"] == ""  # not carried in the form
+
+
+def test_O2_U1_portal_session_follows_next_under_portal_and_logout_needs_post(family):
+    consents = reverse("portal:consents")
+    r = Client().post(reverse("portal:login"), {"username": "linjumin", "password": f.PASSWORD, "next": consents})
+    assert r.status_code == 302 and r.url == consents
+    c = logged_in(family["account"])
+    assert c.get(reverse("portal:login"), {"next": consents}).url == consents  # already signed in
+    assert c.get(reverse("portal:login")).url == reverse("portal:home")
+    assert c.get(reverse("portal:logout")).status_code == 405
+    r = c.post(reverse("portal:logout"))
+    assert r.status_code == 302 and r.url == reverse("portal:login")
+    assert AuditEntry.objects.filter(action="auth.logout", actor_id=family["account"].pk).exists()
+    assert c.get(reverse("portal:home")).url.startswith(reverse("portal:login"))
+
+
+def test_O2_portal_refuses_service_accounts_and_bad_forms(tree):
+    f.account("machine", kind=AccountKind.SERVICE)
+    r = Client().post(reverse("portal:login"), {"username": "machine", "password": f.PASSWORD})
+    assert r.status_code == 403 and "该账号不能登录居民服务" in r.text
+    assert Client().post(reverse("portal:login"), {"username": "x"}).status_code == 400
+
+
 def test_H2_resident_without_person_sees_notice(tree):
     acc = f.account(kind=AccountKind.RESIDENT)
     for name in ("portal:home", "portal:my_home", "portal:profile", "portal:consents"):

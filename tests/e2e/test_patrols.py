@@ -99,7 +99,7 @@ def _click_map(page, box: dict, lat: float, lng: float, *, west: float = 117.0, 
     page.mouse.click(box["x"] + (lng - west) / size * box["width"], box["y"] + (south + size - lat) / size * box["height"])
 
 
-def test_C6_route_editor_adds_checkpoints_on_the_map_removes_and_moves_one_and_saves(browser, live_server, e2e_tree):
+def test_C6_route_editor_adds_checkpoints_on_the_map_removes_and_moves_one_and_saves(browser, live_server, e2e_tree, settings):
     from linli.patrols.models import Checkpoint, PatrolRoute
 
     ensure_roles()
@@ -179,7 +179,12 @@ def test_C6_route_editor_adds_checkpoints_on_the_map_removes_and_moves_one_and_s
     assert not Checkpoint.objects.filter(pk=points[0].pk).exists()  # never checked in at: deleted, not retired
     expect(page.locator("#cp-rows .cp-n")).to_have_text(["1", "2", "3", "4"])
     page.get_by_role("link", name="巡查路线").first.click()
-    expect(page.get_by_role("row", name=re.compile("甲一网格夜间巡查"))).to_contain_text("2")
+    expect(page.get_by_role("row", name=re.compile("甲一网格夜间巡查")).locator("td").nth(2)).to_have_text("2")
+
+    ctx.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": base}])  # the English console names clicked points in English
+    page.goto(f"{base}/console/patrols/routes/new/")
+    _click_map(page, _boundary_box(page, "#route-map"), *targets[0])
+    expect(rows.nth(0).get_by_label("Point name")).to_have_value("Point 1")
     ctx.close()
 
 

@@ -1,5 +1,7 @@
 """Grid patrol in the browser (C6): the grid worker opens today's task, starts it, checks in with the
-browser's geolocation and a photo, reports a finding in one tap (a patrol case), with axe checks."""
+browser's geolocation and a photo, reports a finding in one tap (a patrol case); the manager builds a
+route by clicking checkpoints on the map; "who patrolled where" shows each worker's day within the
+viewer's scope. With axe checks."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@
   /* ---- route editor: the checkpoint table and the map stay in step ------------------------------------------ */
   function initRouteEditor(el) {
     var map = newMap(el), group = L.featureGroup().addTo(map), markers = L.layerGroup().addTo(map);
-    var rows = document.getElementById("cp-rows");
+    var rows = document.getElementById("cp-rows"), pointName = el.dataset.pointName || "点位";  /* "点位3", "Point 3" */
     function renumber() {
       markers.clearLayers();
       rows.querySelectorAll("tr.cp-row").forEach(function (tr, i) {
@@ -113,7 +113,7 @@
       var tr = blankRow(), n = Array.prototype.indexOf.call(rows.children, tr) + 1;
       tr.querySelector("[name=cp_lat]").value = e.latlng.lat.toFixed(6);
       tr.querySelector("[name=cp_lng]").value = e.latlng.lng.toFixed(6);
-      if (!tr.querySelector("[name=cp_name]").value) tr.querySelector("[name=cp_name]").value = "点位" + n;
+      if (!tr.querySelector("[name=cp_name]").value) tr.querySelector("[name=cp_name]").value = pointName + (/[A-Za-z]$/.test(pointName) ? " " : "") + n;
       renumber();
     });
     rows.addEventListener("click", function (e) {

@@ -22,7 +22,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from linli.audit.services import record
-from linli.orgs.models import Role, RoleAssignment
+from linli.orgs.models import Account, Role, RoleAssignment
 from linli.places.models import Level, Region
 
 from .models import Alarm, AlarmNotification, AlarmStatus
@@ -57,14 +57,16 @@ def _alarm_roles() -> list[int]:
 
 
 def reset_cache(**_: Any) -> None:
-    """Forget which roles see alarms (connected to Role saves and deletes: this process at once,
-    others within LINLI_ALARM_ROLES_TTL_S)."""
+    """Forget which roles see alarms and who is told first per grid (connected to saves and deletes of
+    roles, role assignments and accounts: this process at once, others within LINLI_ALARM_ROLES_TTL_S)."""
     global _roles_cache
     _roles_cache = (0.0, [])
+    _tiers_cache.clear()
 
 
-post_save.connect(reset_cache, sender=Role, dispatch_uid="iot.alarm_roles.save")
-post_delete.connect(reset_cache, sender=Role, dispatch_uid="iot.alarm_roles.delete")
+for _model in (Role, RoleAssignment, Account):
+    post_save.connect(reset_cache, sender=_model, dispatch_uid=f"iot.alarm_roles.save.{_model.__name__}")
+    post_delete.connect(reset_cache, sender=_model, dispatch_uid=f"iot.alarm_roles.delete.{_model.__name__}")
 
 
 def tier_accounts(region_path: str, level: int) -> list[int]:
@@ -100,9 +102,27 @@ def owner_accounts(region_path: str, owner_org_id: int | None) -> list[int]:
     ) if roles else []
 
 
+_tiers_cache: dict[tuple[str, int | None], tuple[float, int, list[int]]] = {}
+
+
 def first_tier(region_path: str, owner_org_id: int | None = None) -> tuple[int, list[int]]:
     """The lowest tier with anyone to notify (0 when nobody at all), plus the owner organisation's
-    responsible staff."""
+    responsible staff. An alarm burst in one grid asks the same question many times: the answer is
+    kept per (grid, owner) for LINLI_ALARM_ROLES_TTL_S seconds, and dropped when a role, a role
+    assignment or an account is saved or deleted in this process."""
+    ttl = float(getattr(settings, "LINLI_ALARM_ROLES_TTL_S", ROLES_TTL_S))
+    key = (region_path, owner_org_id)
+    held = _tiers_cache.get(key)
+    if held is not None and time.monotonic() - held[0] <= ttl:
+        return held[1], list(held[2])
+    read_at = time.monotonic()
+    level, accounts = _first_tier(region_path, owner_org_id)
+    if ttl > 0:
+        _tiers_cache[key] = (read_at, level, accounts)
+    return level, list(accounts)
+
+
+def _first_tier(region_path: str, owner_org_id: int | None) -> tuple[int, list[int]]:
     owners = owner_accounts(region_path, owner_org_id)
     for level in range(len(TIERS)):
         accounts = tier_accounts(region_path, level)

@@ -198,3 +198,30 @@ def test_D4_owner_organisation_staff_are_notified_from_the_start(tree, settings)
     with at(5):
         escalation_sweep()
     assert other_staff.pk in notified(alarm)
+
+
+def test_D4_who_is_told_first_is_kept_per_grid_and_forgotten_when_roles_change(tree, settings):
+    """An alarm burst in one grid reads the tiers once (kept for LINLI_ALARM_ROLES_TTL_S); a role
+    assignment or account written in this process drops the copy at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from linli.iot import escalation
+
+    settings.LINLI_ALARM_ROLES_TTL_S = 60
+    escalation.reset_cache()
+    path = tree.grid_a.path
+    assert escalation.first_tier(path) == (0, [])
+    street = account(perms=WATCH, scope=tree.street)  # a new grant: forgotten at once
+    assert escalation.first_tier(path) == (1, [street.pk])
+    with CaptureQueriesContext(connection) as ctx:
+        level, accounts = escalation.first_tier(path)
+        accounts.append(-1)  # callers get a copy
+    assert len(ctx.captured_queries) == 0 and escalation.first_tier(path) == (1, [street.pk])
+    street.is_active = False
+    street.save()
+    assert escalation.first_tier(path) == (0, [])
+    settings.LINLI_ALARM_ROLES_TTL_S = 0
+    with CaptureQueriesContext(connection) as ctx:
+        escalation.first_tier(path)
+    assert len(ctx.captured_queries) >= 1

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from linli.access.mqtt_rpc import AccessRpcResponder
+from linli.core.runtime import freeze_startup_objects
 
 
 class Command(BaseCommand):
@@ -29,4 +30,5 @@ class Command(BaseCommand):
         responder = AccessRpcResponder(opts["url"], client_id=opts["client_id"])
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: responder.stop())
+        freeze_startup_objects()  # no full collection walks Django's import-time objects mid-decision
         self.stdout.write(f"{responder.run(max_idle_s=opts['exit_when_idle'])} decisions answered")

@@ -8,6 +8,8 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from linli.core.runtime import freeze_startup_objects
+from linli.iot.ingest import rule_book
 from linli.iot.mqtt import IngestWorker
 
 
@@ -27,5 +29,7 @@ class Command(BaseCommand):
         worker = IngestWorker(opts["url"], client_id=opts["client_id"], batch_size=opts["batch_size"], batch_ms=opts["batch_ms"],
                               shared=opts["shared"])
         worker.install_signal_handlers()
+        rule_book()  # loaded before the freeze: it lives as long as the process
+        freeze_startup_objects()
         totals = worker.run(max_idle_s=opts["exit_when_idle"])
         self.stdout.write(str(totals.as_dict()))

@@ -6,7 +6,7 @@ module turns pending rows into cases through ``services.case_from_alarm`` and st
 (``processed_at``, ``result`` = ``case:<id>:<number>``). Two paths, both idempotent:
 
 - a task enqueued when the transaction that wrote the row commits (a ``post_save`` hook on the
-  outbox model: iot does not import cases);
+  outbox model: iot does not import cases) — one task for all the rows of that transaction;
 - a periodic catch-up (``cases.alarm_intake`` in ``schedules.py``) for rows written by bulk inserts,
   while no worker ran, or whose processing failed.
 
@@ -23,6 +23,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from linli.core.errors import DomainError
+from linli.core.oncommit import enqueue_batched
 
 from . import services
 
@@ -77,19 +78,18 @@ def case_links(alarm_ids: list[int]) -> dict[int, dict]:
 
 def _outbox_written(sender, instance, created: bool, raw: bool = False, **kw) -> None:
     if created and not raw and instance.kind == OPEN_CASE:
-        from .tasks import file_alarm_case
+        from .tasks import file_alarm_cases
 
-        transaction.on_commit(lambda: file_alarm_case.enqueue(instance.pk))
+        enqueue_batched(file_alarm_cases, instance.pk)  # one task per committing transaction
 
 
 def _alarm_saved(sender, instance, created: bool, raw: bool = False, **kw) -> None:
     from linli.iot.models import AlarmStatus
 
     if not created and not raw and instance.status == AlarmStatus.CLEARED:
-        from .tasks import note_alarm_cleared
+        from .tasks import note_alarms_cleared
 
-        alarm_id = instance.pk
-        transaction.on_commit(lambda: note_alarm_cleared.enqueue(alarm_id))
+        enqueue_batched(note_alarms_cleared, instance.pk)
 
 
 def connect() -> None:

@@ -29,6 +29,14 @@ def file_alarm_case(outbox_id: int) -> str:
 
 
 @task()
+def file_alarm_cases(outbox_ids: list[int]) -> list[str]:
+    """The outbox rows one transaction wrote (an ingest batch's alarms) → cases; idempotent."""
+    from .integrations import process_outbox_row
+
+    return [process_outbox_row(pk) for pk in outbox_ids]
+
+
+@task()
 def process_alarm_outbox() -> dict[str, int]:
     """Catch-up: pending alarm outbox rows → cases; cleared alarms noted on untouched cases. Every minute."""
     from .integrations import process_outbox
@@ -42,3 +50,11 @@ def note_alarm_cleared(alarm_id: int) -> bool:
     from .services import case_note_alarm_cleared
 
     return case_note_alarm_cleared(alarm_id=alarm_id) is not None
+
+
+@task()
+def note_alarms_cleared(alarm_ids: list[int]) -> int:
+    """Note on their cases that alarms cleared before anyone acted (one task per committing transaction)."""
+    from .services import case_note_alarm_cleared
+
+    return sum(1 for alarm_id in alarm_ids if case_note_alarm_cleared(alarm_id=alarm_id) is not None)

@@ -167,6 +167,8 @@ class DeviceInfo(NamedTuple):
     region_id: int
     status: str
     is_gateway: bool
+    region_path: str = ""  # for alarms: who is told, and the audit entry (no query per alarm)
+    owner_org_id: int | None = None
 
 
 class DeviceDirectory:
@@ -217,11 +219,12 @@ class DeviceDirectory:
             for gateway_id, serials in children.items():
                 q |= Q(gateway_id=gateway_id, serial__in=serials)
             rows = Device.objects.filter(q).values_list(
-                "id", "device_type_id", "region_id", "status", "device_type__category", "token_hash", "mqtt_username", "serial", "gateway_id"
+                "id", "device_type_id", "region_id", "status", "device_type__category", "token_hash", "mqtt_username", "serial", "gateway_id",
+                "region__path", "owner_org_id",
             )
             found_map: dict[tuple[str, str], DeviceInfo] = {}
-            for pk, type_id, region_id, status, category, token_hash, username, serial, gateway_id in rows:
-                info = DeviceInfo(pk, type_id, region_id, status, category == "gateway")
+            for pk, type_id, region_id, status, category, token_hash, username, serial, gateway_id, region_path, owner_org_id in rows:
+                info = DeviceInfo(pk, type_id, region_id, status, category == "gateway", region_path, owner_org_id)
                 if token_hash in hashes:
                     found_map[("token", hashes[token_hash])] = info
                     found_map[("mqtt", hashes[token_hash])] = info
@@ -519,7 +522,9 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
     for dev_id, actions in planned:
         for a in actions:
             if a.kind == "raise":
-                services.alarm_raise(device_id=dev_id, region_id=devices[dev_id].region_id, rule=a.rule, at=a.at,
+                info = devices[dev_id]
+                services.alarm_raise(device_id=dev_id, region_id=info.region_id, rule=a.rule, at=a.at,
+                                     placed=(info.region_path, info.owner_org_id) if info.region_path else None,
                                      key=a.key, value=a.value, value_text=a.value_text, audit=audit)
                 result.alarms_raised += 1
             elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at, audit=audit):

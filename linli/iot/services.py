@@ -394,9 +394,12 @@ def _format(rule: rules_mod.CompiledRule, key: str, value: float | None, text: s
 
 
 def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule, at: dt.datetime, key: str = "",
-                value: float | None = None, value_text: str = "", audit: list[dict[str, Any]] | None = None) -> Alarm | None:
+                value: float | None = None, value_text: str = "", audit: list[dict[str, Any]] | None = None,
+                placed: tuple[str, int | None] | None = None) -> Alarm | None:
     """Open an alarm for (device, rule), or count another occurrence on the open one. Returns the new
-    alarm or None. Notifies the responsible accounts and queues a case when the rule asks for one."""
+    alarm or None. Notifies the responsible accounts and queues a case when the rule asks for one.
+    ``placed``: (region path, owner organisation id) when the caller already knows them (the ingest
+    directory does), else read here."""
     try:
         with transaction.atomic():
             alarm = Alarm.objects.create(
@@ -409,9 +412,9 @@ def alarm_raise(*, device_id: int, region_id: int, rule: rules_mod.CompiledRule,
             occurrences=F("occurrences") + 1, last_at=at
         )
         return None
-    path, owner_org_id = (Region.objects.filter(pk=region_id)
-                          .annotate(owner=Subquery(Device.objects.filter(pk=device_id).values("owner_org_id")[:1]))
-                          .values_list("path", "owner").get())
+    path, owner_org_id = placed or (Region.objects.filter(pk=region_id)
+                                    .annotate(owner=Subquery(Device.objects.filter(pk=device_id).values("owner_org_id")[:1]))
+                                    .values_list("path", "owner").get())
     level, accounts = escalation.first_tier(path, owner_org_id)
     escalation.notify(alarm, accounts)
     if level:

@@ -527,7 +527,7 @@ def _evaluate(new: list[Row], devices: dict[int, DeviceInfo], result: IngestResu
                                      placed=(info.region_path, info.owner_org_id) if info.region_path else None,
                                      key=a.key, value=a.value, value_text=a.value_text, audit=audit)
                 result.alarms_raised += 1
-            elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at, audit=audit):
+            elif services.alarm_auto_clear(device_id=dev_id, rule_id=a.rule.id, at=a.at, audit=audit, region_path=devices[dev_id].region_path):
                 result.alarms_cleared += 1
     if audit:
         from linli.audit.services import record_many

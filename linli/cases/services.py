@@ -332,7 +332,7 @@ def _locate(*, lat: float | None, lng: float | None, house: House | None, region
         loc = locate(lat, lng)
         region_id = loc and (loc.grid_id or loc.community_id)
         if region_id:
-            return Region.objects.get(pk=region_id)
+            return Region.objects.defer("boundary").get(pk=region_id)  # the polygon is not needed to file a case
         if region is None:
             raise Invalid("case.location_outside", Msg("该位置不在任何网格或社区范围内", "The location is not inside any grid or community"),
                           detail={"lat": lat, "lng": lng})

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -245,18 +246,36 @@ DIRECTORY = DeviceDirectory()
 _BOOK = rules_mod.RuleBook()
 
 
+_BOOK_CHECKED_AT = 0.0
+RULEBOOK_CHECK_S = 1.0  # setting LINLI_RULEBOOK_CHECK_S: how often a worker asks whether the rules changed
+
+
 def reset_caches() -> None:
     """Forget this process's device directory and rule book (they reload from the database)."""
     global _BOOK
     DIRECTORY.clear()
     _BOOK = rules_mod.RuleBook()
+    recheck_rule_book()
+
+
+def recheck_rule_book() -> None:
+    """The next ``rule_book()`` asks the database (called when this process changes a rule)."""
+    global _BOOK_CHECKED_AT
+    _BOOK_CHECKED_AT = 0.0
 
 
 def rule_book() -> rules_mod.RuleBook:
-    global _BOOK
+    """The rules, reloaded when ``RuleSetVersion`` moved. The version is read at most every
+    ``LINLI_RULEBOOK_CHECK_S`` seconds — one query less per batch; a rule edited in another process
+    applies within that time, one edited in this process at once."""
+    global _BOOK, _BOOK_CHECKED_AT
+    now = time.monotonic()
+    if now - _BOOK_CHECKED_AT < float(getattr(settings, "LINLI_RULEBOOK_CHECK_S", RULEBOOK_CHECK_S)) and _BOOK.version >= 0:
+        return _BOOK
     version = RuleSetVersion.objects.filter(id=1).values_list("version", flat=True).first() or 0
     if version != _BOOK.version:
         _BOOK = rules_mod.RuleBook.from_rows(Rule.objects.all(), version)
+    _BOOK_CHECKED_AT = now
     return _BOOK
 
 
@@ -267,11 +286,24 @@ Row = tuple[int, str, dt.datetime, float | None, str | None]
 TEMP_TABLE_FLAG = "_linli_telemetry_in"
 
 
+COPY_FROM_ROWS = 200  # below this a batch is one INSERT … SELECT FROM unnest(arrays): one round trip instead of COPY's three
+
+
 def _write_pg(rows: list[Row]) -> list[Row]:
-    """Binary COPY into a session temp table, then one INSERT … ON CONFLICT DO NOTHING RETURNING the rows
+    """Small batches: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING``. Larger: binary COPY into a session temp table, then one INSERT … ON CONFLICT DO NOTHING RETURNING the rows
     that were really new (COPY itself cannot skip duplicates). The temp table is created once per
     database session (``ON COMMIT DELETE ROWS`` empties it at every commit); it counts as created only
     once a transaction creating it has committed."""
+    if len(rows) < COPY_FROM_ROWS:
+        with connection.cursor() as cur:
+            cur.execute(
+                "INSERT INTO iot_telemetry (device_id, key, ts, value, value_text)"
+                " SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::float8[], %s::text[])"
+                " ON CONFLICT DO NOTHING RETURNING device_id, key, (extract(epoch FROM ts) * 1000000)::bigint",
+                [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows]],
+            )
+            inserted = cur.fetchall()
+        return _new_rows(rows, inserted)
     nested = len(connection.atomic_blocks) > 1  # inside an outer transaction that may still roll back
     with connection.cursor() as cur:
         raw = connection.connection
@@ -295,6 +327,11 @@ def _write_pg(rows: list[Row]) -> list[Row]:
         inserted = cur.fetchall()
         if nested:  # no commit of ours empties the table
             cur.execute("DELETE FROM iot_telemetry_in")
+    return _new_rows(rows, inserted)
+
+
+def _new_rows(rows: list[Row], inserted: list[tuple[int, str, int]]) -> list[Row]:
+    """The rows of the batch that were really new, from the (device, key, ts µs) the INSERT returned."""
     if len(inserted) == len(rows):
         return rows  # every row was new (the usual case)
     fresh = {(d, k, us) for d, k, us in inserted}

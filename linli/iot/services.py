@@ -310,6 +310,9 @@ def device_import_csv(*, actor: Any, data: bytes | str) -> ImportOutcome:
 
 # ---- rules ---------------------------------------------------------------------------------------
 def _bump_rules() -> None:
+    from .ingest import recheck_rule_book
+
+    recheck_rule_book()  # this process: the next batch reads the version (in this transaction: the new one)
     updated = RuleSetVersion.objects.filter(id=1).update(version=F("version") + 1)
     if not updated:
         RuleSetVersion.objects.get_or_create(id=1, defaults={"version": 1})

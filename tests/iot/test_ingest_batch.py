@@ -44,3 +44,25 @@ def test_D3_rule_states_of_many_devices_in_one_batch_with_constant_queries(tree,
     assert cleared.alarms_cleared == 3
     assert set(Alarm.objects.filter(device__in=devs).values_list("status", flat=True)) == {AlarmStatus.CLEARED}
     assert not RuleState.objects.filter(device__in=devs).exists()  # back at rest: states deleted in one statement
+
+
+def test_D3_rule_book_version_read_at_most_every_interval_and_at_once_after_a_local_edit(tree, settings):
+    """A worker asks whether the rules changed at most every LINLI_RULEBOOK_CHECK_S seconds (one query
+    less per batch); a rule edited in this process applies to the very next batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from linli.iot import ingest, services
+    from tests.iot.helpers import admin
+
+    settings.LINLI_RULEBOOK_CHECK_S = 60
+    ingest.reset_caches()
+    before = ingest.rule_book()
+    with CaptureQueriesContext(connection) as ctx:
+        assert ingest.rule_book() is before
+    assert len(ctx.captured_queries) == 0
+    dev, _ = device(tree.grid_a, "gas_detector")
+    rule = services.rule_create(actor=admin(), device=dev, code="very_low_gas", name="微量燃气",
+                                conditions=[{"key": "gas_lel", "type": "threshold", "op": ">", "value": 1}], severity="minor")
+    book = ingest.rule_book()
+    assert book is not before and any(r.id == rule.pk for r in book.for_device(dev.pk, dev.device_type_id))

@@ -256,6 +256,7 @@ def reset_caches() -> None:
     DIRECTORY.clear()
     _BOOK = rules_mod.RuleBook()
     recheck_rule_book()
+    _touched.clear()
 
 
 def recheck_rule_book() -> None:
@@ -415,11 +416,21 @@ def _count(channel: str, result: IngestResult, day: dt.date) -> None:
         _count(channel, result, day)
 
 
+_touched: dict[int, dt.datetime] = {}  # device id → when this process last set its last_seen_at
+
+
 def _touch_last_seen(device_ids: list[int], now: dt.datetime) -> None:
-    """``last_seen_at`` at LAST_SEEN_RESOLUTION. On PostgreSQL rows another worker is updating right
-    now are skipped (it is setting them to the same moment), so two workers never wait for each
-    other's commit here."""
+    """``last_seen_at`` at LAST_SEEN_RESOLUTION. Devices this process set less than that long ago are
+    not asked about again (most batches then send no UPDATE at all). On PostgreSQL rows another worker
+    is updating right now are skipped (it is setting them to the same moment), so two workers never
+    wait for each other's commit here."""
     stale = now - LAST_SEEN_RESOLUTION
+    device_ids = [d for d in device_ids if (t := _touched.get(d)) is None or t < stale]
+    if not device_ids:
+        return
+    if len(_touched) > 200_000:
+        _touched.clear()
+    transaction.on_commit(lambda ids=device_ids: _touched.update(dict.fromkeys(ids, now)))
     if connection.vendor == "postgresql":
         table = Device._meta.db_table
         with connection.cursor() as cur:

@@ -66,3 +66,25 @@ def test_D3_rule_book_version_read_at_most_every_interval_and_at_once_after_a_lo
                                 conditions=[{"key": "gas_lel", "type": "threshold", "op": ">", "value": 1}], severity="minor")
     book = ingest.rule_book()
     assert book is not before and any(r.id == rule.pk for r in book.for_device(dev.pk, dev.device_type_id))
+
+
+def test_D2_last_seen_is_not_rewritten_within_its_resolution(tree, django_capture_on_commit_callbacks):
+    """A device seen again within LAST_SEEN_RESOLUTION costs no UPDATE of iot_device (most batches)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from linli.iot import ingest
+
+    dev, _ = device(tree.grid_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_batch([msg(dev, 1763900000000, 0.01)])
+    dev.refresh_from_db()
+    first = dev.last_seen_at
+    assert first is not None
+    with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks(execute=True):
+        ingest_batch([msg(dev, 1763900001000, 0.01)])
+    assert not [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and "iot_device" in q["sql"]]
+    ingest._touched[dev.pk] = first - ingest.LAST_SEEN_RESOLUTION * 2  # as if set long ago: asked again
+    with CaptureQueriesContext(connection) as ctx:
+        ingest_batch([msg(dev, 1763900002000, 0.01)])
+    assert [q for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and "iot_device" in q["sql"]]

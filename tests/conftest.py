@@ -118,8 +118,8 @@ def _fresh_in_process_indexes(settings):
     settings.LINLI_ALARM_ROLES_TTL_S = 0
     settings.LINLI_GRID_WORKER_TTL_S = 0
     from linli.access import decision as access_decision
-    from linli.cases import routing
     from linli.iot import ingest
+    from linli.orgs import holders
     from linli.parking import decision as parking_decision
     from linli.places import spatial
 
@@ -127,7 +127,7 @@ def _fresh_in_process_indexes(settings):
     access_decision.invalidate()
     parking_decision.invalidate()
     ingest.reset_caches()
-    routing.forget_grid_workers()
+    holders.forget_all()
 
 
 @pytest.fixture(autouse=True)

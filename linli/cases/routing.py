@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import threading
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from linli.orgs.holders import HolderCache
 from linli.orgs.models import Account, Organisation, RoleAssignment
 from linli.places.models import Region
 
@@ -71,45 +68,26 @@ def route(*, region: Region, category: Category) -> Route:
     )
 
 
-GRID_WORKER_TTL_S = 10.0  # setting LINLI_GRID_WORKER_TTL_S; 0 = always read
-_workers_lock = threading.Lock()
-_workers: dict[int, tuple[float, Account | None, dt.datetime | None]] = {}  # grid id → (read at, account, valid until)
+GRID_WORKERS = HolderCache("LINLI_GRID_WORKER_TTL_S", 10.0)  # grid id → account; 0 = always read
 
 
 def grid_worker_for(region: Region) -> Account | None:
     """The active account holding the grid_worker role scoped exactly to ``region`` (first granted).
 
-    Every intake asks, so the answer is kept in process per grid for ``LINLI_GRID_WORKER_TTL_S``
-    seconds. A role assignment or account saved or deleted in this process forgets them all at once;
-    in another process the change shows within the TTL (a case filed meanwhile goes to the previous
-    worker, who still sees it, or to nobody). An assignment whose ``valid_until`` passes is never
-    returned from the copy."""
-    ttl = float(getattr(settings, "LINLI_GRID_WORKER_TTL_S", GRID_WORKER_TTL_S))
-    now = timezone.now()
-    held = _workers.get(region.pk) if ttl > 0 else None
-    if held is not None and time.monotonic() - held[0] <= ttl and (held[2] is None or held[2] > now):
-        return copy.copy(held[1]) if held[1] is not None else None
-    read_at = time.monotonic()
-    ra = (
-        RoleAssignment.objects.filter(region=region, role__code=GRID_WORKER_ROLE, account__is_active=True)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .select_related("account")
-        .order_by("id")
-        .first()
-    )
-    account = ra.account if ra else None
-    if ttl > 0:
-        with _workers_lock:
-            _workers[region.pk] = (read_at, copy.copy(account) if account is not None else None, ra.valid_until if ra else None)
-    return account
+    Every intake asks, so the answer is kept per grid (``linli.orgs.holders``: for
+    ``LINLI_GRID_WORKER_TTL_S`` seconds, dropped at once on role/assignment/account writes in this
+    process, never served past the assignment's ``valid_until``). A case filed in another process
+    meanwhile goes to the previous worker, who still sees it, or to nobody."""
 
+    def load() -> tuple[Account | None, dt.datetime | None]:
+        ra = (
+            RoleAssignment.objects.filter(region=region, role__code=GRID_WORKER_ROLE, account__is_active=True)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=timezone.now()))
+            .select_related("account")
+            .order_by("id")
+            .first()
+        )
+        return (ra.account, ra.valid_until) if ra else (None, None)
 
-def forget_grid_workers(**_: object) -> None:
-    """Drop the in-process grid → worker copies (connected to RoleAssignment/Account saves and deletes)."""
-    with _workers_lock:
-        _workers.clear()
-
-
-for _model in (RoleAssignment, Account):
-    post_save.connect(forget_grid_workers, sender=_model, dispatch_uid=f"cases.grid_workers.save.{_model.__name__}")
-    post_delete.connect(forget_grid_workers, sender=_model, dispatch_uid=f"cases.grid_workers.delete.{_model.__name__}")
+    account = GRID_WORKERS.get(region.pk, load)
+    return copy.copy(account) if account is not None else None  # the kept instance is shared by every thread

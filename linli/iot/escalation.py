@@ -12,17 +12,16 @@ another sweep holds), moves each one tier with a conditional UPDATE, and notific
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from linli.audit.services import record
-from linli.orgs.models import Account, Role, RoleAssignment
+from linli.orgs.holders import HolderCache
+from linli.orgs.models import Role, RoleAssignment
 from linli.places.models import Level, Region
 
 from .models import Alarm, AlarmNotification, AlarmStatus
@@ -44,29 +43,21 @@ def next_escalation(severity: str, level: int, since: dt.datetime) -> dt.datetim
     return since + delay if delay is not None and level < MAX_LEVEL else None
 
 
-_roles_cache: tuple[float, list[int]] = (0.0, [])
-ROLES_TTL_S = 5.0  # roles change rarely; an alarm burst must not re-read them for every alarm (setting LINLI_ALARM_ROLES_TTL_S)
+# Roles and who holds them change rarely; an alarm burst must not re-read them for every alarm
+# (``linli.orgs.holders``: kept LINLI_ALARM_ROLES_TTL_S seconds, dropped on role/assignment/account writes).
+ALARM_ROLES = HolderCache("LINLI_ALARM_ROLES_TTL_S", 5.0)  # None → ids of roles granting alarm.view
+FIRST_TIERS = HolderCache("LINLI_ALARM_ROLES_TTL_S", 5.0)  # (grid path, owner org id) → (tier, accounts)
 
 
 def _alarm_roles() -> list[int]:
-    global _roles_cache
-    now = time.monotonic()
-    if now - _roles_cache[0] > float(getattr(settings, "LINLI_ALARM_ROLES_TTL_S", ROLES_TTL_S)):
-        _roles_cache = (now, [pk for pk, perms in Role.objects.values_list("id", "permissions") if IotPerm.ALARM_VIEW in (perms or [])])
-    return _roles_cache[1]
+    return ALARM_ROLES.get(None, lambda: ([pk for pk, perms in Role.objects.values_list("id", "permissions")
+                                           if IotPerm.ALARM_VIEW in (perms or [])], None))
 
 
-def reset_cache(**_: Any) -> None:
-    """Forget which roles see alarms and who is told first per grid (connected to saves and deletes of
-    roles, role assignments and accounts: this process at once, others within LINLI_ALARM_ROLES_TTL_S)."""
-    global _roles_cache
-    _roles_cache = (0.0, [])
-    _tiers_cache.clear()
-
-
-for _model in (Role, RoleAssignment, Account):
-    post_save.connect(reset_cache, sender=_model, dispatch_uid=f"iot.alarm_roles.save.{_model.__name__}")
-    post_delete.connect(reset_cache, sender=_model, dispatch_uid=f"iot.alarm_roles.delete.{_model.__name__}")
+def reset_cache() -> None:
+    """Forget which roles see alarms and who is told first per grid (tests; writes do it by themselves)."""
+    ALARM_ROLES.clear()
+    FIRST_TIERS.clear()
 
 
 def tier_accounts(region_path: str, level: int) -> list[int]:
@@ -102,23 +93,11 @@ def owner_accounts(region_path: str, owner_org_id: int | None) -> list[int]:
     ) if roles else []
 
 
-_tiers_cache: dict[tuple[str, int | None], tuple[float, int, list[int]]] = {}
-
-
 def first_tier(region_path: str, owner_org_id: int | None = None) -> tuple[int, list[int]]:
     """The lowest tier with anyone to notify (0 when nobody at all), plus the owner organisation's
-    responsible staff. An alarm burst in one grid asks the same question many times: the answer is
-    kept per (grid, owner) for LINLI_ALARM_ROLES_TTL_S seconds, and dropped when a role, a role
-    assignment or an account is saved or deleted in this process."""
-    ttl = float(getattr(settings, "LINLI_ALARM_ROLES_TTL_S", ROLES_TTL_S))
-    key = (region_path, owner_org_id)
-    held = _tiers_cache.get(key)
-    if held is not None and time.monotonic() - held[0] <= ttl:
-        return held[1], list(held[2])
-    read_at = time.monotonic()
-    level, accounts = _first_tier(region_path, owner_org_id)
-    if ttl > 0:
-        _tiers_cache[key] = (read_at, level, accounts)
+    responsible staff — kept per (grid, owner) in ``FIRST_TIERS``: an alarm burst in one grid asks the
+    same question many times."""
+    level, accounts = FIRST_TIERS.get((region_path, owner_org_id), lambda: (_first_tier(region_path, owner_org_id), None))
     return level, list(accounts)
 
 

@@ -91,11 +91,12 @@ def test_C2_grid_worker_is_kept_per_grid_and_forgotten_when_roles_or_accounts_ch
     assignment or account written in this process drops it at once, and an expired assignment is
     never served from the copy."""
     from linli.cases import routing
+    from linli.orgs import holders
     from linli.orgs.models import RoleAssignment
     from tests import factories as f
 
     settings.LINLI_GRID_WORKER_TTL_S = 60
-    routing.forget_grid_workers()
+    holders.forget_all()
     grid = world.tree.grid_a
     assert routing.grid_worker_for(grid) == world.grid_worker_a
     with CaptureQueriesContext(connection) as ctx:
